@@ -1,0 +1,98 @@
+package onnx
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Model is a decoded ONNX model. Proto is the full ModelProto; fields this
+// package does not know survive as unknown fields.
+type Model struct {
+	Proto *onnxpb.ModelProto
+	// Path is the file the model was loaded from ("" when decoded from bytes).
+	// External tensor data is resolved relative to its directory.
+	Path string
+}
+
+// Load reads and decodes the model at path. External weight files are not
+// opened; see TensorBytes.
+func Load(path string) (*Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("load %s: is a directory, not an .onnx file", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	m, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	m.Path = path
+	return m, nil
+}
+
+// Decode decodes a serialized ModelProto.
+func Decode(data []byte) (*Model, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("not an ONNX model: empty input")
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, mp); err != nil {
+		return nil, fmt.Errorf("not an ONNX model (%v)", err)
+	}
+	if mp.Graph == nil {
+		return nil, fmt.Errorf("not an ONNX model: no graph")
+	}
+	return &Model{Proto: mp}, nil
+}
+
+// Encode serializes the model.
+func (m *Model) Encode() ([]byte, error) {
+	return proto.MarshalOptions{}.Marshal(m.Proto)
+}
+
+// Save writes the model to path atomically: it writes a temporary file in the
+// same directory and renames it, so a failure never leaves a partial file.
+func (m *Model) Save(path string) error {
+	data, err := m.Encode()
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, data)
+}
+
+// WriteFileAtomic writes data to a temporary file beside path and renames it
+// over path.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp, 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save %s: %w", path, werr)
+	}
+	return nil
+}
