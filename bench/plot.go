@@ -3,8 +3,8 @@ package bench
 import (
 	"fmt"
 	"image/color"
-	"os"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
