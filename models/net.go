@@ -247,10 +247,10 @@ func convOut(in, k, s, p, d int64, ceil bool) int64 {
 }
 
 type convSpec struct {
-	cout             int64
-	k, s, p, d, g    int64
-	bias             bool
-	gain             float64 // variance gain of the weight init (2 = He)
+	cout          int64
+	k, s, p, d, g int64
+	bias          bool
+	gain          float64 // variance gain of the weight init (2 = He)
 }
 
 // conv adds a square 2-D convolution named name.
