@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 const gib = 1 << 30
@@ -196,9 +200,6 @@ func Downsample(live []int64, max int) []Level {
 	return out
 }
 
-// plotSize is large enough for a README and small enough to read at once.
-var plotW, plotH = 8 * vg.Inch, 5 * vg.Inch
-
 // niceTicks labels about six round values (1, 2, 2.5 or 5 times a power of
 // ten) without gonum's fixed two decimals, with unlabelled minor ticks between.
 type niceTicks struct{}
@@ -248,45 +249,68 @@ func frame(p *plot.Plot, legendRows int, xmax, ymax float64) {
 	}
 }
 
-// WritePlots saves the network's trade-off and timeline figures as SVG and PNG
-// in dir and returns the file names written.
+// One figure per network: the trade-off above, the timeline below, sized
+// to be read at once on a screen or in a README.
+var figW, panelH = 8 * vg.Inch, 4.5 * vg.Inch
+
+// WritePlots saves the network's figure (trade-off panel, and the timeline
+// panel when there is a timeline) as <name>.svg and <name>.png in dir and
+// returns the file names written.
 func WritePlots(dir string, n *Network) ([]string, error) {
-	var names []string
-	type fig struct {
-		suffix string
-		make   func(*Network) (*plot.Plot, error)
+	trade, err := TradeoffPlot(n)
+	if err != nil {
+		return nil, err
 	}
-	figs := []fig{{"tradeoff", TradeoffPlot}}
+	panels := [][]*plot.Plot{{trade}}
 	if n.Timeline != nil {
-		figs = append(figs, fig{"timeline", TimelinePlot})
-	}
-	for _, f := range figs {
-		p, err := f.make(n)
+		tl, err := TimelinePlot(n)
 		if err != nil {
+			return nil, err
+		}
+		panels = append(panels, []*plot.Plot{tl})
+	}
+	h := panelH * vg.Length(len(panels))
+	var names []string
+	for _, ext := range []string{"svg", "png"} {
+		var c interface {
+			vg.CanvasSizer
+			io.WriterTo
+		}
+		switch ext {
+		case "svg":
+			c = vgsvg.New(figW, h)
+		default:
+			c = vgimg.PngCanvas{Canvas: vgimg.New(figW, h)}
+		}
+		tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(18), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
+		canvases := plot.Align(panels, tiles, draw.New(c))
+		for i := range panels {
+			panels[i][0].Draw(canvases[i][0])
+		}
+		name := n.Name + "." + ext
+		var buf bytes.Buffer
+		if _, err := c.WriteTo(&buf); err != nil {
+			return names, fmt.Errorf("plot %s: %w", name, err)
+		}
+		if err := writeAtomic(filepath.Join(dir, name), buf.Bytes()); err != nil {
 			return names, err
 		}
-		for _, ext := range []string{"svg", "png"} {
-			name := fmt.Sprintf("%s_%s.%s", n.Name, f.suffix, ext)
-			if err := savePlot(p, filepath.Join(dir, name)); err != nil {
-				return names, err
-			}
-			names = append(names, name)
-		}
+		names = append(names, name)
 	}
 	return names, nil
 }
 
-// savePlot renders p to path through a temporary file, so a failure leaves
-// no partial image.
-func savePlot(p *plot.Plot, path string) error {
-	tmp := path + ".tmp" + filepath.Ext(path)
-	if err := p.Save(plotW, plotH, tmp); err != nil {
+// writeAtomic writes through a temporary file, so a failure leaves no
+// partial image.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("plot %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("plot %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -159,8 +159,8 @@ func TestPlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(names) != 4 {
-		t.Fatalf("wrote %v, want 4 files", names)
+	if len(names) != 2 {
+		t.Fatalf("wrote %v, want 2 files", names)
 	}
 	for _, name := range names {
 		data, err := os.ReadFile(filepath.Join(dir, name))
@@ -174,7 +174,7 @@ func TestPlots(t *testing.T) {
 				t.Errorf("%s: %v", name, err)
 				continue
 			}
-			if b := img.Bounds(); b.Dx() < 400 || b.Dy() < 200 {
+			if b := img.Bounds(); b.Dx() < 600 || b.Dy() < 800 {
 				t.Errorf("%s: %v too small to read", name, b)
 			}
 		case ".svg":
@@ -183,7 +183,7 @@ func TestPlots(t *testing.T) {
 			}
 		}
 	}
-	// No timeline: only the trade-off figure.
+	// No timeline: only the trade-off panel.
 	names, err = WritePlots(dir, r.Networks[1])
 	if err != nil || len(names) != 2 {
 		t.Errorf("WritePlots without timeline = %v, %v", names, err)
