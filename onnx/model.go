@@ -3,7 +3,6 @@ package onnx
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -19,7 +18,8 @@ type Model struct {
 }
 
 // Load reads and decodes the model at path. External weight files are not
-// opened; see TensorBytes.
+// opened; see TensorBytes. Large raw_data of initializers is not copied out
+// of the file buffer (see bigdata.go).
 func Load(path string) (*Model, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -32,7 +32,7 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	m, err := Decode(data)
+	m, err := decodeOwned(data)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
@@ -62,37 +62,21 @@ func (m *Model) Encode() ([]byte, error) {
 
 // Save writes the model to path atomically: it writes a temporary file in the
 // same directory and renames it, so a failure never leaves a partial file.
+// The bytes are those of Encode; large initializer data is written straight
+// from memory, not copied into one buffer first.
 func (m *Model) Save(path string) error {
-	data, err := m.Encode()
+	chunks, err := m.encodeChunks()
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	return WriteFileAtomic(path, data)
+	return writeChunksAtomic(path, chunks)
 }
 
 // WriteFileAtomic writes data to a temporary file beside path and renames it
 // over path.
 func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save %s: %w", path, werr)
-	}
-	return nil
+	return writeAtomic(path, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
 }
