@@ -1,0 +1,286 @@
+package planner
+
+import (
+	"math"
+	"sort"
+)
+
+// dag is the forward DAG of PAPER.md §2 seen through the training graph:
+// one node per forward op that writes at least one counted value, in
+// topological order (so every predecessor of node i has an index < i).
+type dag struct {
+	n      int
+	op     []int   // node -> graph op
+	nodeOf []int   // graph op -> node, -1 if the op is not a node
+	mem    []int64 // bytes of the node's counted outputs
+	t      []int64 // recompute cost in integer units
+	kept   []bool  // never recomputed: not recomputable, or writes a graph output
+	br     []bool  // some backward op reads an output (the explicit backward reads)
+	pred   [][]int
+	succ   [][]int
+	unit   float64 // cost of one unit of t
+	all    bitset
+}
+
+func buildDAG(g *Graph, ix *index) *dag {
+	d := &dag{nodeOf: make([]int, len(g.Ops))}
+	for i := range d.nodeOf {
+		d.nodeOf[i] = -1
+	}
+	for _, o := range ix.fwdOps {
+		op := &g.Ops[o]
+		var m int64
+		counted := false
+		kept := !op.Recomputable
+		br := false
+		for _, v := range op.Outputs {
+			val := &g.Values[v]
+			if val.Resident {
+				continue
+			}
+			counted = true
+			m += val.Bytes
+			if val.Output {
+				kept = true
+			}
+			if ix.bwdRead[v] {
+				br = true
+			}
+		}
+		if !counted {
+			continue
+		}
+		d.nodeOf[o] = d.n
+		d.op = append(d.op, o)
+		d.mem = append(d.mem, m)
+		d.kept = append(d.kept, kept)
+		d.br = append(d.br, br)
+		d.n++
+	}
+	d.pred = make([][]int, d.n)
+	d.succ = make([][]int, d.n)
+	for i, o := range d.op {
+		seen := map[int]bool{}
+		for _, v := range g.Ops[o].Inputs {
+			if g.Values[v].Resident {
+				continue
+			}
+			p := ix.fwdProducer[v]
+			if p < 0 || d.nodeOf[p] < 0 || seen[d.nodeOf[p]] {
+				continue
+			}
+			pn := d.nodeOf[p]
+			seen[pn] = true
+			d.pred[i] = append(d.pred[i], pn)
+			d.succ[pn] = append(d.succ[pn], i)
+		}
+	}
+	d.t, d.unit = discretise(g, d)
+	d.all = newBitset(d.n)
+	for i := 0; i < d.n; i++ {
+		d.all.set(i)
+	}
+	return d
+}
+
+// discretise turns op costs into integer units for the DP (PAPER.md §4):
+// integral costs with a small total are kept as they are (the paper's
+// 10/1 costs); otherwise the bucket width makes the total about 5·|V|.
+func discretise(g *Graph, d *dag) ([]int64, float64) {
+	t := make([]int64, d.n)
+	total := 0.0
+	integral := true
+	for _, o := range d.op {
+		c := g.Ops[o].Cost
+		total += c
+		if c != math.Trunc(c) || c < 0 {
+			integral = false
+		}
+	}
+	limit := 5 * float64(d.n)
+	if limit < 1 {
+		limit = 1
+	}
+	unit := 1.0
+	if !integral || total > limit {
+		unit = total / limit
+	}
+	if unit <= 0 {
+		unit = 1
+	}
+	for i, o := range d.op {
+		c := g.Ops[o].Cost
+		if c <= 0 {
+			continue
+		}
+		u := int64(math.Round(c / unit))
+		if u < 1 {
+			u = 1
+		}
+		t[i] = u
+	}
+	return t, unit
+}
+
+// lowerSet is a member of the DP's family with the quantities that depend
+// on it alone.
+type lowerSet struct {
+	bits     bitset
+	size     int
+	boundary bitset // ∂(L): members some non-member reads
+	back     int64  // M(A) + M(B \ A): gradients flowing in and other inputs their consumers need
+}
+
+func (d *dag) newLowerSet(b bitset) lowerSet {
+	ls := lowerSet{bits: b, size: b.count(), boundary: newBitset(d.n)}
+	a := newBitset(d.n)
+	b.each(func(v int) {
+		for _, w := range d.succ[v] {
+			if !b.has(w) {
+				ls.boundary.set(v)
+				a.set(w)
+			}
+		}
+	})
+	var back int64
+	bb := newBitset(d.n)
+	a.each(func(w int) {
+		back += d.mem[w]
+		for _, u := range d.pred[w] {
+			if !b.has(u) && !a.has(u) && !bb.has(u) {
+				bb.set(u)
+				back += d.mem[u]
+			}
+		}
+	})
+	ls.back = back
+	return ls
+}
+
+// ancestorSets returns L_v = v and its ancestors for every node v.
+func (d *dag) ancestorSets() []bitset {
+	out := make([]bitset, d.n)
+	for v := 0; v < d.n; v++ {
+		b := newBitset(d.n)
+		b.set(v)
+		for _, p := range d.pred[v] {
+			for i, w := range out[p] {
+				b[i] |= w
+			}
+		}
+		out[v] = b
+	}
+	return out
+}
+
+// approxFamily is PAPER.md §5's family: ∅, every L_v, and V; sorted by size.
+func (d *dag) approxFamily() []lowerSet {
+	fam := []bitset{newBitset(d.n)}
+	seen := map[string]bool{fam[0].key(): true}
+	for _, b := range d.ancestorSets() {
+		if k := b.key(); !seen[k] {
+			seen[k] = true
+			fam = append(fam, b)
+		}
+	}
+	if k := d.all.key(); !seen[k] {
+		fam = append(fam, d.all.clone())
+	}
+	return d.family(fam)
+}
+
+func (d *dag) family(sets []bitset) []lowerSet {
+	out := make([]lowerSet, len(sets))
+	for i, b := range sets {
+		out[i] = d.newLowerSet(b)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].size < out[j].size })
+	return out
+}
+
+// TooManyLowerSetsError reports that the exact DP's family is too large.
+// Count is exact unless AtLeast is set (counting stopped at 10× the limit).
+type TooManyLowerSetsError struct {
+	Count, Limit int
+	AtLeast      bool
+}
+
+func (e *TooManyLowerSetsError) Error() string {
+	n := itoa(e.Count)
+	if e.AtLeast {
+		n = "more than " + n
+	}
+	return "exact DP: the graph has " + n + " lower sets, above the limit of " + itoa(e.Limit) +
+		"; use --strategy approx (|V|+1 sets) or raise --max-lower-sets"
+}
+
+// exactFamily enumerates every lower set, by increasing size (breadth-first
+// from ∅, adding one node whose predecessors are all present).
+func (d *dag) exactFamily(limit int) ([]lowerSet, error) {
+	cur := []bitset{newBitset(d.n)}
+	all := []bitset{cur[0]}
+	count := 1
+	for len(cur) > 0 {
+		seen := map[string]bool{}
+		var next []bitset
+		for _, s := range cur {
+			for v := 0; v < d.n; v++ {
+				if s.has(v) {
+					continue
+				}
+				ok := true
+				for _, p := range d.pred[v] {
+					if !s.has(p) {
+						ok = false
+						break
+					}
+				}
+				if !ok {
+					continue
+				}
+				t := s.clone()
+				t.set(v)
+				k := t.key()
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				next = append(next, t)
+				count++
+				if count > 10*limit {
+					return nil, &TooManyLowerSetsError{Count: 10 * limit, Limit: limit, AtLeast: true}
+				}
+			}
+		}
+		if count <= limit {
+			all = append(all, next...)
+		}
+		cur = next
+	}
+	if count > limit {
+		return nil, &TooManyLowerSetsError{Count: count, Limit: limit}
+	}
+	return d.family(all), nil
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,405 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// Options selects how Make plans.
+type Options struct {
+	Strategy     string  // none|chen|approx|exact ("" = approx)
+	Objective    string  // time|memory ("" = time, or memory when no budget is given)
+	BudgetBytes  int64   // 0 = none given
+	BudgetFrac   float64 // 0 = none given; fraction of the none peak
+	MaxLowerSets int     // exact only; 0 = DefaultMaxLowerSets
+}
+
+// DefaultMaxLowerSets bounds the exact DP's family: the DP visits every
+// pair of lower sets, so this keeps a run within seconds to minutes and
+// well under a GiB.
+const DefaultMaxLowerSets = 60000
+
+// Plan is a replayed recomputation plan.
+type Plan struct {
+	Strategy, Objective string
+	BudgetBytes         int64   // the budget in bytes (0 = none)
+	NonePeakBytes       int64   // replayed transient peak of strategy none
+	PredictedPeakBytes  int64   // the DP's model (none, chen: the replayed peak... see Note)
+	PeakBytes           int64   // replayed transient peak of Schedule
+	OverheadCost        float64 // summed cost of the recompute steps
+	ForwardCost         float64 // summed cost of the forward ops
+	Segments            int     // lower sets in the chosen sequence
+	Recomputed          []int   // forward op indexes recomputed at least once
+	Schedule            Schedule
+	Seconds             float64
+	Note                string // e.g. "fell back to none"
+}
+
+// InfeasibleError says the budget is below what the strategy can reach.
+type InfeasibleError struct{ BudgetBytes, MinBytes int64 }
+
+func (e *InfeasibleError) Error() string {
+	return fmt.Sprintf("budget %d bytes (%s) is infeasible: the smallest transient peak this strategy reaches is %d bytes (%s)",
+		e.BudgetBytes, HumanBytes(e.BudgetBytes), e.MinBytes, HumanBytes(e.MinBytes))
+}
+
+// HumanBytes formats n as MiB/GiB with two decimals.
+func HumanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.2f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// strategy is one planning strategy: it proposes candidate lower-set
+// sequences; the shared code in Make schedules and replays them.
+type strategy func(c *planCtx) error
+
+// strategies is the one table of planning strategies.
+var strategies = map[string]strategy{
+	"none":   planNone,
+	"chen":   planChen,
+	"approx": planApprox,
+	"exact":  planExact,
+}
+
+// Strategies returns the strategy names, sorted.
+func Strategies() []string {
+	var s []string
+	for k := range strategies {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// planCtx carries one Make call.
+type planCtx struct {
+	g      *Graph
+	ix     *index
+	d      *dag
+	opt    Options
+	budget int64 // user budget in bytes, 0 = none
+	none   *candidate
+	cands  []*candidate
+}
+
+// candidate is one replayed schedule.
+type candidate struct {
+	segments  int
+	predicted int64
+	order     []int
+	sched     Schedule
+	rep       *Replayed
+}
+
+// try schedules and replays a lower-set sequence (family indexes of m, or
+// raw bitsets when m is nil) and records it.
+func (c *planCtx) try(seq []bitset, predicted int64) (*candidate, error) {
+	order, err := orderFor(c.g, c.ix, c.d, seq)
+	if err != nil {
+		return nil, err
+	}
+	s := Liveness(c.g, order)
+	rep, err := Replay(c.g, s)
+	if err != nil {
+		return nil, fmt.Errorf("internal error: generated schedule does not replay: %w", err)
+	}
+	cand := &candidate{segments: len(seq), predicted: predicted, order: order, sched: s, rep: rep}
+	c.cands = append(c.cands, cand)
+	return cand, nil
+}
+
+// Make plans recomputation for g. Every returned plan has been replayed.
+// A budget the strategy cannot reach gives *InfeasibleError.
+func Make(g *Graph, opt Options) (*Plan, error) {
+	start := time.Now()
+	if opt.Strategy == "" {
+		opt.Strategy = "approx"
+	}
+	strat, ok := strategies[opt.Strategy]
+	if !ok {
+		return nil, fmt.Errorf("unknown strategy %q (want one of %v)", opt.Strategy, Strategies())
+	}
+	if opt.BudgetBytes < 0 || opt.BudgetFrac < 0 || (opt.BudgetBytes > 0 && opt.BudgetFrac > 0) {
+		return nil, fmt.Errorf("give one budget, in bytes or as a fraction, not negative")
+	}
+	switch opt.Objective {
+	case "":
+		opt.Objective = "time"
+		if opt.BudgetBytes == 0 && opt.BudgetFrac == 0 {
+			opt.Objective = "time"
+		}
+	case "time", "memory":
+	default:
+		return nil, fmt.Errorf("unknown objective %q (want time or memory)", opt.Objective)
+	}
+	if opt.MaxLowerSets <= 0 {
+		opt.MaxLowerSets = DefaultMaxLowerSets
+	}
+	ix, err := g.index()
+	if err != nil {
+		return nil, err
+	}
+	c := &planCtx{g: g, ix: ix, opt: opt}
+	c.d = buildDAG(g, ix)
+	// Strategy none, the reference every plan must beat.
+	order, err := noneOrder(g)
+	if err != nil {
+		return nil, err
+	}
+	ns := Liveness(g, order)
+	nrep, err := Replay(g, ns)
+	if err != nil {
+		return nil, fmt.Errorf("strategy none does not replay: %w", err)
+	}
+	c.none = &candidate{segments: 1, predicted: nrep.PeakBytes, order: order, sched: ns, rep: nrep}
+	c.budget = opt.BudgetBytes
+	if opt.BudgetFrac > 0 {
+		c.budget = int64(math.Floor(opt.BudgetFrac * float64(nrep.PeakBytes)))
+	}
+	if opt.Strategy != "none" && c.d.n > 0 {
+		if err := strat(c); err != nil {
+			return nil, err
+		}
+	}
+	best, note, err := c.choose()
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{
+		Strategy:           opt.Strategy,
+		Objective:          opt.Objective,
+		BudgetBytes:        c.budget,
+		NonePeakBytes:      nrep.PeakBytes,
+		PredictedPeakBytes: best.predicted,
+		PeakBytes:          best.rep.PeakBytes,
+		OverheadCost:       best.rep.OverheadCost,
+		ForwardCost:        g.ForwardCost,
+		Segments:           best.segments,
+		Recomputed:         best.rep.Recomputed,
+		Schedule:           best.sched,
+		Note:               note,
+	}
+	p.Seconds = time.Since(start).Seconds()
+	return p, nil
+}
+
+// choose picks the plan among the replayed candidates: those within the
+// budget (all, without one); the least overhead for objective time, the
+// least peak for memory (ties: the other criterion). None wins unless a
+// candidate's peak is below none's.
+func (c *planCtx) choose() (*candidate, string, error) {
+	better := func(a, b *candidate) bool {
+		pa, pb := a.rep.PeakBytes, b.rep.PeakBytes
+		oa, ob := a.rep.OverheadCost, b.rep.OverheadCost
+		if c.opt.Objective == "memory" {
+			if pa != pb {
+				return pa < pb
+			}
+			return oa < ob
+		}
+		if oa != ob {
+			return oa < ob
+		}
+		return pa < pb
+	}
+	var best, lowest *candidate
+	nonePeak := c.none.rep.PeakBytes
+	for _, x := range c.cands {
+		if lowest == nil || x.rep.PeakBytes < lowest.rep.PeakBytes {
+			lowest = x
+		}
+		if x.rep.PeakBytes >= nonePeak {
+			continue // never worse than none
+		}
+		if c.budget > 0 && x.rep.PeakBytes > c.budget {
+			continue
+		}
+		if c.budget == 0 && c.opt.Objective == "time" {
+			// No budget and objective time: the least overhead below none.
+		}
+		if best == nil || better(x, best) {
+			best = x
+		}
+	}
+	if c.budget > 0 && nonePeak <= c.budget && (best == nil || c.opt.Objective == "time" && best.rep.OverheadCost > 0) {
+		// Doing nothing fits the budget and costs nothing.
+		return c.none, "the none schedule already fits the budget", nil
+	}
+	if best != nil {
+		return best, "", nil
+	}
+	if c.budget > 0 {
+		min := nonePeak
+		if lowest != nil && lowest.rep.PeakBytes < min {
+			min = lowest.rep.PeakBytes
+		}
+		return nil, "", &InfeasibleError{BudgetBytes: c.budget, MinBytes: min}
+	}
+	if c.opt.Strategy == "none" {
+		return c.none, "", nil
+	}
+	return c.none, "no plan of this strategy replays below the none peak; fell back to none", nil
+}
+
+func planNone(c *planCtx) error { return nil }
+
+// planChen is PAPER.md §7: cut at single-node boundaries, about √(#cuts)
+// segments of similar memory.
+func planChen(c *planCtx) error {
+	d := c.d
+	var cands []lowerSet
+	for _, b := range d.ancestorSets() {
+		ls := d.newLowerSet(b)
+		if ls.boundary.count() == 1 && ls.size < d.n {
+			cands = append(cands, ls)
+		}
+	}
+	memOf := func(b bitset) int64 {
+		var m int64
+		b.each(func(v int) { m += d.mem[v] })
+		return m
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return memOf(cands[i].bits) < memOf(cands[j].bits) })
+	total := memOf(d.all)
+	k := int(math.Sqrt(float64(len(cands) + 2)))
+	var seq []bitset
+	prev := newBitset(d.n)
+	if k >= 1 && total > 0 {
+		step := float64(total) / float64(k)
+		next := step
+		for _, ls := range cands {
+			if float64(memOf(ls.bits)) < next || !prev.subsetOf(ls.bits) || prev.equal(ls.bits) {
+				continue
+			}
+			seq = append(seq, ls.bits)
+			prev = ls.bits
+			for next <= float64(memOf(ls.bits)) {
+				next += step
+			}
+		}
+	}
+	seq = append(seq, d.all)
+	_, err := c.try(seq, 0)
+	if err != nil {
+		return err
+	}
+	c.cands[len(c.cands)-1].predicted = c.cands[len(c.cands)-1].rep.PeakBytes
+	return nil
+}
+
+func planApprox(c *planCtx) error {
+	return c.searchDP(newDPModel(c.d, c.d.approxFamily()))
+}
+
+func planExact(c *planCtx) error {
+	fam, err := c.d.exactFamily(c.opt.MaxLowerSets)
+	if err != nil {
+		return err
+	}
+	return c.searchDP(newDPModel(c.d, fam))
+}
+
+// searchDP explores the DP's internal budget: the DP's memory model is
+// only a prediction, the replayed peak is the truth (DESIGN.md "Where we go
+// past the paper"). It finds the smallest internal budget the DP accepts,
+// replays the time- and memory-centric answers along a geometric ladder of
+// budgets from there up to the single-segment model, and, with a user
+// budget and objective time, bisects the internal budget between the last
+// ladder rung that fits and the first that does not.
+func (c *planCtx) searchDP(m *dpModel) error {
+	hi := m.predict([]int{len(m.fam) - 1}) // one segment: always feasible at its own peak
+	if hi <= 0 {
+		return nil
+	}
+	seen := map[string]*candidate{}
+	eval := func(B int64, mc bool) (*candidate, bool, error) {
+		r, ok := m.solve(B, mc)
+		if !ok {
+			return nil, false, nil
+		}
+		key := fmt.Sprint(r.seq)
+		if x, ok := seen[key]; ok {
+			return x, true, nil
+		}
+		seq := make([]bitset, len(r.seq))
+		for i, j := range r.seq {
+			seq[i] = m.fam[j].bits
+		}
+		x, err := c.try(seq, r.predicted)
+		if err != nil {
+			return nil, false, err
+		}
+		seen[key] = x
+		return x, true, nil
+	}
+	// Smallest feasible internal budget (relative precision 1e-3).
+	lo := int64(0)
+	if _, ok := m.solve(hi, false); !ok {
+		return errors.New("internal error: the single-segment sequence is infeasible at its own peak")
+	}
+	for hi-lo > 1 && float64(hi-lo) > 1e-3*float64(hi) {
+		mid := lo + (hi-lo)/2
+		if _, ok := m.solve(mid, false); ok {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	bmin := hi
+	bmax := m.predict([]int{len(m.fam) - 1})
+	const rungs = 16
+	var ladder []int64
+	for j := 0; j <= rungs; j++ {
+		b := int64(float64(bmin) * math.Pow(float64(bmax)/float64(bmin), float64(j)/rungs))
+		if b < bmin {
+			b = bmin
+		}
+		ladder = append(ladder, b)
+	}
+	fitsAt := int64(-1)
+	failsAt := int64(-1)
+	for _, b := range ladder {
+		for _, mc := range []bool{false, true} {
+			x, ok, err := eval(b, mc)
+			if err != nil {
+				return err
+			}
+			if !ok || mc {
+				continue
+			}
+			if c.budget > 0 {
+				if x.rep.PeakBytes <= c.budget {
+					fitsAt = b
+				} else if fitsAt >= 0 && failsAt < 0 {
+					failsAt = b
+				}
+			}
+		}
+	}
+	if c.budget > 0 && c.opt.Objective == "time" && fitsAt >= 0 && failsAt > fitsAt {
+		lo, hi := fitsAt, failsAt
+		for i := 0; i < 10 && hi-lo > 1; i++ {
+			mid := lo + (hi-lo)/2
+			x, ok, err := eval(mid, false)
+			if err != nil {
+				return err
+			}
+			if ok && x.rep.PeakBytes <= c.budget {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+	}
+	return nil
+}
