@@ -386,4 +386,3 @@ func ExampleBuild() {
 	fmt.Println(len(m.Proto.Graph.Node) > 0, outputDims(m), trainableParams(m))
 	// Output: true [32 1000] 25557032
 }
-
