@@ -1,0 +1,264 @@
+package ops
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+)
+
+// maxConstElems bounds the constants Infer folds: shape arithmetic is small,
+// weights are not worth holding twice.
+const maxConstElems = 1 << 12
+
+// Const is a small constant tensor known at inference time: an initializer,
+// a Constant node, or the result of folding shape arithmetic (Shape, Gather,
+// Concat, …). Integer and bool elements are in Ints, floating ones in Floats.
+type Const struct {
+	Elem   onnxpb.TensorProto_DataType
+	Dims   []int64
+	Ints   []int64   // integer and bool types
+	Floats []float64 // floating types
+}
+
+// Len is the number of elements.
+func (c *Const) Len() int {
+	if c.Floats != nil {
+		return len(c.Floats)
+	}
+	return len(c.Ints)
+}
+
+// IsFloat reports whether the elements are in Floats.
+func (c *Const) IsFloat() bool { return c.Floats != nil || isFloatElem(c.Elem) }
+
+// Int returns element i as an int64 (floats truncated).
+func (c *Const) Int(i int) int64 {
+	if c.IsFloat() {
+		return int64(c.Floats[i])
+	}
+	return c.Ints[i]
+}
+
+// Float returns element i as a float64.
+func (c *Const) Float(i int) float64 {
+	if c.IsFloat() {
+		return c.Floats[i]
+	}
+	return float64(c.Ints[i])
+}
+
+// IntSlice returns all elements as int64s.
+func (c *Const) IntSlice() []int64 {
+	out := make([]int64, c.Len())
+	for i := range out {
+		out[i] = c.Int(i)
+	}
+	return out
+}
+
+// FloatSlice returns all elements as float64s.
+func (c *Const) FloatSlice() []float64 {
+	out := make([]float64, c.Len())
+	for i := range out {
+		out[i] = c.Float(i)
+	}
+	return out
+}
+
+// tensor is the Const's type.
+func (c *Const) tensor() Tensor { return shaped(c.Elem, c.Dims) }
+
+// newIntConst builds an integer constant of the given type (int64 if 0).
+func newIntConst(elem onnxpb.TensorProto_DataType, dims []int64, v []int64) *Const {
+	if elem == 0 {
+		elem = onnxpb.TensorProto_INT64
+	}
+	if v == nil {
+		v = []int64{}
+	}
+	return &Const{Elem: elem, Dims: append([]int64{}, dims...), Ints: v}
+}
+
+// newConst builds a constant of type elem from float64 values, rounding to
+// integers for integer types.
+func newConst(elem onnxpb.TensorProto_DataType, dims []int64, v []float64) *Const {
+	c := &Const{Elem: elem, Dims: append([]int64{}, dims...)}
+	if isFloatElem(elem) {
+		c.Floats = v
+		if c.Floats == nil {
+			c.Floats = []float64{}
+		}
+		return c
+	}
+	c.Ints = make([]int64, len(v))
+	for i, x := range v {
+		c.Ints[i] = castInt(elem, x)
+	}
+	return c
+}
+
+// castInt converts a float to an integer element type the way a C cast
+// (and ONNX Cast) does, wrapping to the type's width.
+func castInt(elem onnxpb.TensorProto_DataType, x float64) int64 {
+	if elem == onnxpb.TensorProto_BOOL {
+		if x != 0 {
+			return 1
+		}
+		return 0
+	}
+	return wrapInt(elem, int64(x))
+}
+
+// wrapInt truncates v to the width of an integer element type.
+func wrapInt(elem onnxpb.TensorProto_DataType, v int64) int64 {
+	switch elem {
+	case onnxpb.TensorProto_INT8:
+		return int64(int8(v))
+	case onnxpb.TensorProto_UINT8:
+		return int64(uint8(v))
+	case onnxpb.TensorProto_INT16:
+		return int64(int16(v))
+	case onnxpb.TensorProto_UINT16:
+		return int64(uint16(v))
+	case onnxpb.TensorProto_INT32:
+		return int64(int32(v))
+	case onnxpb.TensorProto_UINT32:
+		return int64(uint32(v))
+	case onnxpb.TensorProto_BOOL:
+		if v != 0 {
+			return 1
+		}
+		return 0
+	}
+	return v
+}
+
+// constFromProto decodes a small tensor held inside the model file. It
+// returns nil for tensors that are large, external, or of a type it does
+// not fold (strings, complex, 16-bit floats).
+func constFromProto(t *onnxpb.TensorProto) *Const {
+	if t == nil || t.GetDataLocation() == onnxpb.TensorProto_EXTERNAL || len(t.GetExternalData()) > 0 {
+		return nil
+	}
+	n := int64(1)
+	for _, d := range t.GetDims() {
+		if d < 0 {
+			return nil
+		}
+		n *= d
+	}
+	if n > maxConstElems {
+		return nil
+	}
+	elem := onnxpb.TensorProto_DataType(t.GetDataType())
+	raw := t.GetRawData()
+	c := &Const{Elem: elem, Dims: append([]int64{}, t.GetDims()...)}
+	switch elem {
+	case onnxpb.TensorProto_FLOAT:
+		c.Floats = make([]float64, n)
+		if raw != nil {
+			if int64(len(raw)) != 4*n {
+				return nil
+			}
+			for i := range c.Floats {
+				c.Floats[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
+			}
+		} else {
+			if int64(len(t.GetFloatData())) != n {
+				return nil
+			}
+			for i, v := range t.GetFloatData() {
+				c.Floats[i] = float64(v)
+			}
+		}
+	case onnxpb.TensorProto_DOUBLE:
+		c.Floats = make([]float64, n)
+		if raw != nil {
+			if int64(len(raw)) != 8*n {
+				return nil
+			}
+			for i := range c.Floats {
+				c.Floats[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+			}
+		} else {
+			if int64(len(t.GetDoubleData())) != n {
+				return nil
+			}
+			copy(c.Floats, t.GetDoubleData())
+		}
+	case onnxpb.TensorProto_INT64:
+		c.Ints = make([]int64, n)
+		if raw != nil {
+			if int64(len(raw)) != 8*n {
+				return nil
+			}
+			for i := range c.Ints {
+				c.Ints[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+			}
+		} else {
+			if int64(len(t.GetInt64Data())) != n {
+				return nil
+			}
+			copy(c.Ints, t.GetInt64Data())
+		}
+	case onnxpb.TensorProto_UINT64:
+		c.Ints = make([]int64, n)
+		if raw != nil {
+			if int64(len(raw)) != 8*n {
+				return nil
+			}
+			for i := range c.Ints {
+				c.Ints[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+			}
+		} else {
+			if int64(len(t.GetUint64Data())) != n {
+				return nil
+			}
+			for i, v := range t.GetUint64Data() {
+				c.Ints[i] = int64(v)
+			}
+		}
+	case onnxpb.TensorProto_INT32, onnxpb.TensorProto_UINT32, onnxpb.TensorProto_INT16, onnxpb.TensorProto_UINT16,
+		onnxpb.TensorProto_INT8, onnxpb.TensorProto_UINT8, onnxpb.TensorProto_BOOL:
+		c.Ints = make([]int64, n)
+		if raw != nil {
+			size := int64(ElemBits(elem) / 8)
+			if int64(len(raw)) != size*n {
+				return nil
+			}
+			for i := range c.Ints {
+				var v int64
+				switch size {
+				case 1:
+					v = int64(raw[i])
+				case 2:
+					v = int64(binary.LittleEndian.Uint16(raw[2*i:]))
+				case 4:
+					v = int64(binary.LittleEndian.Uint32(raw[4*i:]))
+				}
+				c.Ints[i] = wrapInt(elem, v)
+			}
+		} else {
+			if elem == onnxpb.TensorProto_UINT32 {
+				// uint32 values are stored in uint64_data.
+				if int64(len(t.GetUint64Data())) != n {
+					return nil
+				}
+				for i, v := range t.GetUint64Data() {
+					c.Ints[i] = int64(v)
+				}
+				break
+			}
+			if int64(len(t.GetInt32Data())) != n {
+				return nil
+			}
+			for i, v := range t.GetInt32Data() {
+				c.Ints[i] = wrapInt(elem, int64(v))
+			}
+		}
+	default:
+		return nil
+	}
+	return c
+}
