@@ -22,8 +22,9 @@ type cgInfo struct {
 //     resident: never counted, always live;
 //   - gradients of parameters and inputs are counted and kept until the end
 //     (they are what training produces), so they are Outputs;
-//   - the loss gradient is created by the loss's forward function (it is
-//     counted: the published evaluator materialises it as ones_like(loss));
+//   - the loss is an output (kept to the end); its gradient is created by the
+//     loss's forward function and freed after its last use (the published
+//     evaluator materialises it as ones_like(loss));
 //   - a compute step holds its inputs and outputs at once; everything else is
 //     freed after its last use.
 // Dropping any one of these readings moves the none peak away from the
@@ -211,6 +212,7 @@ func ParseCG(r io.Reader) (*Graph, error) {
 	for v := 0; v < n; v++ {
 		if fwdWrites[v] && !fwdReads[v] {
 			loss = append(loss, v)
+			g.Values[v].Output = true // the loss is what the user reads
 		}
 		if !fwdWrites[v] {
 			g.Values[v].Resident = true

@@ -1,11 +1,184 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"strings"
+
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/planner"
 )
 
-// runPlan is not written yet; the helper that owns this file replaces it.
+const planSynopsis = "MODEL.onnx | --cg FILE [flags]"
+
+// runPlan is `recompute plan`: build the planner graph, plan, replay,
+// report; for cg input optionally write the schedule (PAPER.md §9 format).
 func runPlan(args []string, stdout, stderr io.Writer) error {
-	return errors.New("plan: not implemented yet")
+	fs := newFlagSet("plan", planSynopsis, stderr)
+	pf := addPlannerFlags(fs)
+	cg := fs.String("cg", "", "plan a graph in the paper's cg text format instead of an ONNX model")
+	emit := fs.String("emit-schedule", "", "cg input: write the schedule in the paper's text format to this file")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opt, err := pf.options()
+	if err != nil {
+		return err
+	}
+	var (
+		g        *planner.Graph
+		source   string
+		warnings []string
+	)
+	switch {
+	case *cg != "" && fs.NArg() > 0:
+		return usagef("give either MODEL or --cg FILE, not both")
+	case *cg != "":
+		if pf.cost != "" && pf.cost != "paper" {
+			return usagef("--cost %s: cg files carry no shapes; only the paper's costs are available", pf.cost)
+		}
+		source = *cg
+		if g, err = readCG(*cg); err != nil {
+			return err
+		}
+	case fs.NArg() == 1:
+		if *emit != "" {
+			return usagef("--emit-schedule is for --cg input; use 'recompute rewrite' to write a rewritten ONNX model")
+		}
+		source = fs.Arg(0)
+		if g, warnings, err = onnxPlannerGraph(source, pf); err != nil {
+			return err
+		}
+	default:
+		return usagef("want one MODEL.onnx or --cg FILE (see 'recompute plan --help')")
+	}
+	p, err := planner.Make(g, opt)
+	if err != nil {
+		var ie *planner.InfeasibleError
+		if errors.As(err, &ie) {
+			return fmt.Errorf("%s: %w; try --budget %d or more, or --objective memory to find the least", source, err, ie.MinBytes)
+		}
+		return fmt.Errorf("%s: %w", source, err)
+	}
+	if *emit != "" {
+		var b strings.Builder
+		if err := planner.WriteSchedule(&b, g, p.Schedule); err != nil {
+			return err
+		}
+		if err := onnx.WriteFileAtomic(*emit, []byte(b.String())); err != nil {
+			return fmt.Errorf("write schedule %s: %w", *emit, err)
+		}
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	rep := newPlanReport(source, g, p)
+	rep.Warnings = warnings
+	if *emit != "" {
+		rep.ScheduleFile = *emit
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.writeText(stdout)
+	return nil
+}
+
+func readCG(path string) (*planner.Graph, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read cg: %w", err)
+	}
+	defer f.Close()
+	g, err := planner.ParseCG(f)
+	if err != nil {
+		return nil, fmt.Errorf("read cg %s: %w", path, err)
+	}
+	return g, nil
+}
+
+// planReport is what plan prints (text) or encodes (--json).
+type planReport struct {
+	Source              string   `json:"source"`
+	Strategy            string   `json:"strategy"`
+	Objective           string   `json:"objective"`
+	BudgetBytes         int64    `json:"budget_bytes,omitempty"`
+	NonePeakBytes       int64    `json:"none_transient_peak_bytes"`
+	PredictedPeakBytes  int64    `json:"predicted_transient_peak_bytes"`
+	PeakBytes           int64    `json:"replayed_transient_peak_bytes"`
+	ReductionPercent    float64  `json:"reduction_percent"`
+	OverheadCost        float64  `json:"overhead_cost_units"`
+	ForwardCost         float64  `json:"forward_cost_units"`
+	OverheadPercent     float64  `json:"overhead_percent_of_forward"`
+	Segments            int      `json:"segments"`
+	RecomputedOps       int      `json:"recomputed_ops"`
+	Recomputed          []string `json:"recomputed"`
+	ComputeSteps        int      `json:"compute_steps"`
+	PlanningSeconds     float64  `json:"planning_seconds"`
+	Note                string   `json:"note,omitempty"`
+	ScheduleFile        string   `json:"schedule_file,omitempty"`
+	Warnings            []string `json:"warnings,omitempty"`
+	CostModelForwardOps int      `json:"forward_ops"`
+}
+
+func newPlanReport(source string, g *planner.Graph, p *planner.Plan) *planReport {
+	r := &planReport{
+		Source: source, Strategy: p.Strategy, Objective: p.Objective, BudgetBytes: p.BudgetBytes,
+		NonePeakBytes: p.NonePeakBytes, PredictedPeakBytes: p.PredictedPeakBytes, PeakBytes: p.PeakBytes,
+		OverheadCost: p.OverheadCost, ForwardCost: p.ForwardCost, Segments: p.Segments,
+		RecomputedOps: len(p.Recomputed), PlanningSeconds: p.Seconds, Note: p.Note,
+		Recomputed: []string{},
+	}
+	if p.NonePeakBytes > 0 {
+		r.ReductionPercent = 100 * float64(p.NonePeakBytes-p.PeakBytes) / float64(p.NonePeakBytes)
+	}
+	if p.ForwardCost > 0 {
+		r.OverheadPercent = 100 * p.OverheadCost / p.ForwardCost
+	}
+	for _, o := range p.Recomputed {
+		r.Recomputed = append(r.Recomputed, g.Ops[o].Name)
+	}
+	for _, s := range p.Schedule {
+		if s.Op >= 0 {
+			r.ComputeSteps++
+		}
+	}
+	for _, op := range g.Ops {
+		if !op.Backward {
+			r.CostModelForwardOps++
+		}
+	}
+	return r
+}
+
+func (r *planReport) writeText(w io.Writer) {
+	mib := func(n int64) string { return fmt.Sprintf("%d bytes (%s)", n, planner.HumanBytes(n)) }
+	fmt.Fprintf(w, "plan for %s\n", r.Source)
+	fmt.Fprintf(w, "  strategy %s, objective %s", r.Strategy, r.Objective)
+	if r.BudgetBytes > 0 {
+		fmt.Fprintf(w, ", budget %s", mib(r.BudgetBytes))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  none transient peak:       %s\n", mib(r.NonePeakBytes))
+	fmt.Fprintf(w, "  predicted transient peak:  %s (the DP's model)\n", mib(r.PredictedPeakBytes))
+	fmt.Fprintf(w, "  replayed transient peak:   %s\n", mib(r.PeakBytes))
+	fmt.Fprintf(w, "  reduction:                 %.1f%% of the none peak\n", r.ReductionPercent)
+	fmt.Fprintf(w, "  recompute overhead:        %g cost units (%.1f%% of the forward cost %g)\n", r.OverheadCost, r.OverheadPercent, r.ForwardCost)
+	fmt.Fprintf(w, "  segments:                  %d\n", r.Segments)
+	fmt.Fprintf(w, "  recomputed ops:            %d of %d forward ops\n", r.RecomputedOps, r.CostModelForwardOps)
+	fmt.Fprintf(w, "  schedule:                  %d compute steps", r.ComputeSteps)
+	if r.ScheduleFile != "" {
+		fmt.Fprintf(w, ", written to %s", r.ScheduleFile)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  planning time:             %.3f s\n", r.PlanningSeconds)
+	if r.Note != "" {
+		fmt.Fprintf(w, "  note: %s\n", r.Note)
+	}
 }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/onnx-recompute/recompute/planner"
+	"github.com/spf13/pflag"
+)
+
+// plannerFlags are the planner flags shared by plan, rewrite, convert and
+// bench: add them with addPlannerFlags, read them with options().
+type plannerFlags struct {
+	strategy     string
+	objective    string
+	budget       string
+	cost         string
+	maxLowerSets int
+	dims         []string
+	batch        int64
+	loss         string
+}
+
+// addPlannerFlags registers --strategy --objective --budget --cost
+// --max-lower-sets --dim --batch --loss on fs.
+func addPlannerFlags(fs *pflag.FlagSet) *plannerFlags {
+	f := &plannerFlags{}
+	fs.StringVar(&f.strategy, "strategy", "approx", "planning strategy: "+strings.Join(planner.Strategies(), "|"))
+	fs.StringVar(&f.objective, "objective", "", "time (least recomputation within the budget) or memory (least peak); default time with --budget, memory without")
+	fs.StringVar(&f.budget, "budget", "", "transient-memory budget: bytes with an optional unit (4GiB, 800MiB, 1.5GB, 123) or a percentage of the none peak (60%)")
+	fs.StringVar(&f.cost, "cost", "", "op cost model: flops (ONNX default), paper (10 per convolution, 1 otherwise; cg default) or uniform")
+	fs.IntVar(&f.maxLowerSets, "max-lower-sets", planner.DefaultMaxLowerSets, "exact strategy: stop if the graph has more lower sets than this")
+	fs.StringArrayVar(&f.dims, "dim", nil, "value of a symbolic dimension, NAME=N (repeatable)")
+	fs.Int64Var(&f.batch, "batch", 0, "batch size for an unknown leading dimension (0: keep the model's)")
+	fs.StringVar(&f.loss, "loss", "", "name of the loss value (default: found automatically)")
+	return f
+}
+
+// options converts the flags into planner options; a malformed value is a
+// usage error.
+func (f *plannerFlags) options() (planner.Options, error) {
+	opt := planner.Options{Strategy: f.strategy, Objective: f.objective, MaxLowerSets: f.maxLowerSets}
+	if _, ok := map[string]bool{"none": true, "chen": true, "approx": true, "exact": true}[f.strategy]; !ok {
+		return opt, usagef("--strategy %q: want one of %s", f.strategy, strings.Join(planner.Strategies(), ", "))
+	}
+	switch f.objective {
+	case "", "time", "memory":
+	default:
+		return opt, usagef("--objective %q: want time or memory", f.objective)
+	}
+	if f.budget != "" {
+		b, frac, err := parseBudget(f.budget)
+		if err != nil {
+			return opt, usagef("--budget: %v", err)
+		}
+		opt.BudgetBytes, opt.BudgetFrac = b, frac
+	}
+	if opt.Objective == "" {
+		opt.Objective = "memory"
+		if f.budget != "" {
+			opt.Objective = "time"
+		}
+	}
+	switch f.cost {
+	case "", "flops", "paper", "uniform":
+	default:
+		return opt, usagef("--cost %q: want flops, paper or uniform", f.cost)
+	}
+	if f.maxLowerSets <= 0 {
+		return opt, usagef("--max-lower-sets must be positive")
+	}
+	if f.batch < 0 {
+		return opt, usagef("--batch must not be negative")
+	}
+	return opt, nil
+}
+
+// dimMap parses the --dim NAME=N flags.
+func (f *plannerFlags) dimMap() (map[string]int64, error) {
+	m := map[string]int64{}
+	for _, d := range f.dims {
+		name, val, ok := strings.Cut(d, "=")
+		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
+		if !ok || strings.TrimSpace(name) == "" || err != nil || n <= 0 {
+			return nil, usagef("--dim %q: want NAME=N with N a positive integer", d)
+		}
+		m[strings.TrimSpace(name)] = n
+	}
+	return m, nil
+}
+
+// parseBudget reads "60%" (a fraction of the none peak) or a size.
+func parseBudget(s string) (bytes int64, frac float64, err error) {
+	s = strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return 0, 0, fmt.Errorf("%q: want a positive percentage such as 60%%", s)
+		}
+		return 0, v / 100, nil
+	}
+	b, err := parseSize(s)
+	if err != nil {
+		return 0, 0, err
+	}
+	if b <= 0 {
+		return 0, 0, fmt.Errorf("%q: the budget must be positive", s)
+	}
+	return b, 0, nil
+}
+
+// sizeUnits are the accepted size suffixes (case-insensitive).
+var sizeUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
+	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"t", 1 << 40},
+	{"b", 1},
+}
+
+// parseSize reads a byte count with an optional unit: 123, 123B, 800MiB,
+// 4GiB, 1.5GB (decimal), 2G (binary).
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := 1.0
+	for _, u := range sizeUnits {
+		if p, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(p), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || t == "" || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, fmt.Errorf("%q: want a size such as 4GiB, 800MiB or 123 (bytes)", s)
+	}
+	b := v * mult
+	if b > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%q: size too large", s)
+	}
+	return int64(math.Round(b)), nil
+}
+
+// onnxPlannerGraph loads an ONNX training graph and builds the planner
+// graph (onnx/ops inference and training split, then planner.FromModel).
+func onnxPlannerGraph(path string, pf *plannerFlags) (*planner.Graph, []string, error) {
+	return nil, nil, fmt.Errorf("%s: planning ONNX models needs onnx/ops (not landed yet); use --cg", path)
+}
