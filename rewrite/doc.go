@@ -1,0 +1,23 @@
+// Package rewrite applies a recomputation plan to an ONNX training graph: it
+// is the stage after planner and before the model is written (see DESIGN.md,
+// "Rewrite invariants").
+//
+// Apply walks the plan's schedule. The first computation of a node emits the
+// original node object unchanged; a later computation of a forward node emits
+// a clone whose outputs are renamed "<name>_rc<k>" (k = recompute round) and
+// whose inputs read the current instance of each value; backward nodes are
+// rewired to the current instances; forward nodes keep reading the originals.
+// Node order is the schedule order. Optionally each recompute round is tied to
+// the backward value computed just before it by an ordering guard (see guard),
+// so that ONNX Runtime cannot run the clones early.
+//
+// Promises: the input model is never modified, and the output shares the input's
+// initializers, attributes and every field it does not change (nothing is
+// copied byte for byte, so nothing can drift); non-recomputable nodes (random,
+// side-effecting, with subgraphs) are never cloned; every new value has a
+// unique name and, when the original's type is known, a value_info; the result
+// is topologically sorted (checked) and its node order is replayed under the
+// memory semantics of DESIGN.md to report the simulated transient peak beside
+// the planner's prediction; what was done is recorded in metadata_props under
+// keys prefixed "recompute.".
+package rewrite

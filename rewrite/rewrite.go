@@ -1,0 +1,388 @@
+package rewrite
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/planner"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Options control Apply.
+type Options struct {
+	// ORTGuard ties the clones of each recompute round to the backward value
+	// computed just before the round (see guard), so that ONNX Runtime, which
+	// does not run nodes in file order, cannot run them early.
+	ORTGuard bool
+	// Version is the tool version recorded in metadata_props.
+	Version string
+}
+
+// Report says what Apply did. Byte counts are transient (activations and
+// gradients; inputs, parameters and constants are resident and not counted).
+type Report struct {
+	NodesBefore, Nodes int
+	Clones             int // cloned forward nodes (recompute steps)
+	Rounds             int // maximal runs of consecutive recompute steps
+	Guards             int // ordering guards inserted (ORTGuard)
+	NewValues          int // values created by clones
+	Unscheduled        int // nodes the schedule never ran, kept at the end
+
+	OverheadCost float64 // sum of the cloned ops' costs (planner units, FLOPs)
+	ForwardCost  float64 // sum of the forward ops' costs
+
+	BeforePeakBytes    int64 // simulated transient peak of the input's node order
+	PeakBytes          int64 // simulated transient peak of the output's node order
+	PlannedPeakBytes   int64 // the plan's replayed schedule peak
+	PredictedPeakBytes int64 // the DP's estimate
+	// UnsizedValues counts values of the output the planner graph did not
+	// know (sized 0 in the simulation); non-zero means the simulation is partial.
+	UnsizedValues int
+}
+
+// OverheadFrac is the recomputation overhead as a fraction of the forward cost.
+func (r *Report) OverheadFrac() float64 {
+	if r.ForwardCost <= 0 {
+		return 0
+	}
+	return r.OverheadCost / r.ForwardCost
+}
+
+// Apply returns a copy of m whose node list is p.Schedule with recomputations
+// as clones. g must be the planner graph of m (g.Ops[i] is node i). m is not
+// modified; the result shares every message of m it does not change.
+func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx.Model, *Report, error) {
+	if m == nil || m.Proto == nil || m.Proto.Graph == nil {
+		return nil, nil, fmt.Errorf("rewrite: no model")
+	}
+	if g == nil || p == nil {
+		return nil, nil, fmt.Errorf("rewrite: no planner graph or plan")
+	}
+	src := m.Proto.Graph
+	if len(g.Ops) != len(src.Node) {
+		return nil, nil, fmt.Errorf("rewrite: planner graph has %d ops but the model has %d nodes", len(g.Ops), len(src.Node))
+	}
+	e := newEmitter(m, g)
+	if err := e.walk(p.Schedule, opt.ORTGuard); err != nil {
+		return nil, nil, fmt.Errorf("rewrite: %w", err)
+	}
+
+	out := shallowCopy(m.Proto)
+	og := shallowCopy(src)
+	og.Node = e.nodes
+	og.ValueInfo = append(append([]*onnxpb.ValueInfoProto(nil), src.ValueInfo...), e.valueInfo...)
+	out.Graph = og
+	if err := checkOrder(og); err != nil {
+		return nil, nil, fmt.Errorf("rewrite: result is not topologically sorted (planner bug?): %w", err)
+	}
+
+	rep := e.report
+	rep.NodesBefore, rep.Nodes = len(src.Node), len(og.Node)
+	rep.ForwardCost = g.ForwardCost
+	rep.PlannedPeakBytes, rep.PredictedPeakBytes = p.PeakBytes, p.PredictedPeakBytes
+	before, _, err := simulate(src, g, nil, nil, nil, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rewrite: simulate input order: %w", err)
+	}
+	after, unsized, err := simulate(og, g, e.origin, e.cloneOf, e.alias, e.guardValue)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rewrite: simulate output order: %w", err)
+	}
+	rep.BeforePeakBytes, rep.PeakBytes, rep.UnsizedValues = before, after, unsized
+
+	version := opt.Version
+	if version == "" {
+		version = "dev"
+	}
+	out.MetadataProps = setMetadata(m.Proto.MetadataProps, [][2]string{
+		{"recompute.version", version},
+		{"recompute.strategy", p.Strategy},
+		{"recompute.objective", p.Objective},
+		{"recompute.budget_bytes", strconv.FormatInt(p.BudgetBytes, 10)},
+		{"recompute.predicted_peak_bytes", strconv.FormatInt(p.PredictedPeakBytes, 10)},
+		{"recompute.planned_peak_bytes", strconv.FormatInt(p.PeakBytes, 10)},
+		{"recompute.original_peak_bytes", strconv.FormatInt(before, 10)},
+		{"recompute.simulated_peak_bytes", strconv.FormatInt(after, 10)},
+		{"recompute.clones", strconv.Itoa(rep.Clones)},
+		{"recompute.overhead", strconv.FormatFloat(rep.OverheadFrac(), 'f', 4, 64)},
+		{"recompute.ort_guard", strconv.FormatBool(opt.ORTGuard)},
+	})
+	return &onnx.Model{Proto: out, Path: m.Path}, &rep, nil
+}
+
+// emitter holds the state of one walk over a schedule.
+type emitter struct {
+	src    *onnxpb.GraphProto
+	g      *planner.Graph
+	opset  int64
+	names  map[string]bool // every value and node name in use
+	vinfo  map[string]*onnxpb.ValueInfoProto
+	report Report
+
+	nodes     []*onnxpb.NodeProto
+	origin    []int             // per emitted node: graph node index, -1 for guards
+	current   map[string]string // value -> its current instance (absent: itself)
+	cloneOf   map[string]string // clone value -> original value
+	valueInfo []*onnxpb.ValueInfoProto
+
+	alias      map[string]string // guard output -> the value it aliases
+	guardValue map[string]bool
+	guardEmpty string
+	guardRound int
+	zero       string
+}
+
+func newEmitter(m *onnx.Model, g *planner.Graph) *emitter {
+	src := m.Proto.Graph
+	e := &emitter{
+		src:        src,
+		g:          g,
+		opset:      defaultOpset(m.Proto),
+		names:      map[string]bool{},
+		vinfo:      map[string]*onnxpb.ValueInfoProto{},
+		current:    map[string]string{},
+		cloneOf:    map[string]string{},
+		alias:      map[string]string{},
+		guardValue: map[string]bool{},
+	}
+	for _, vs := range [][]*onnxpb.ValueInfoProto{src.Input, src.Output, src.ValueInfo} {
+		for _, v := range vs {
+			e.names[v.GetName()] = true
+			if _, ok := e.vinfo[v.GetName()]; !ok {
+				e.vinfo[v.GetName()] = v
+			}
+		}
+	}
+	for _, t := range src.Initializer {
+		e.names[t.GetName()] = true
+	}
+	for _, t := range src.SparseInitializer {
+		e.names[t.GetValues().GetName()] = true
+	}
+	collectNames(src, e.names)
+	return e
+}
+
+// collectNames adds every node name and value name used in g and its
+// subgraphs, so that new names never shadow a name a subgraph uses.
+func collectNames(g *onnxpb.GraphProto, names map[string]bool) {
+	for _, n := range g.Node {
+		names[n.GetName()] = true
+		for _, v := range n.Input {
+			names[v] = true
+		}
+		for _, v := range n.Output {
+			names[v] = true
+		}
+		for _, a := range n.Attribute {
+			if a.G != nil {
+				collectNames(a.G, names)
+			}
+			for _, sg := range a.Graphs {
+				collectNames(sg, names)
+			}
+		}
+	}
+}
+
+func defaultOpset(m *onnxpb.ModelProto) int64 {
+	for _, o := range m.OpsetImport {
+		if d := o.GetDomain(); d == "" || d == "ai.onnx" {
+			return o.GetVersion()
+		}
+	}
+	return 0
+}
+
+// fresh returns an unused value name: base itself if free, else base_2, base_3, ...
+func (e *emitter) fresh(base string) string {
+	name := base
+	for i := 2; e.names[name]; i++ {
+		name = base + "_" + strconv.Itoa(i)
+	}
+	e.names[name] = true
+	return name
+}
+
+func (e *emitter) freshNode(base string) string { return e.fresh(base) }
+
+// walk emits the nodes of schedule s.
+func (e *emitter) walk(s planner.Schedule, guard bool) error {
+	ran := make([]int, len(e.src.Node))
+	round := 0
+	inRound := false // the last compute step was a recompute
+	lastGrad := ""   // first output of the latest backward node emitted
+	roundClones := map[string]bool{}
+	for si, st := range s {
+		if st.Op < 0 {
+			if st.Free < 0 || st.Free >= len(e.g.Values) {
+				return fmt.Errorf("schedule step %d frees value %d, out of range", si, st.Free)
+			}
+			continue
+		}
+		if st.Op >= len(e.src.Node) {
+			return fmt.Errorf("schedule step %d runs op %d, out of range", si, st.Op)
+		}
+		op, n := &e.g.Ops[st.Op], e.src.Node[st.Op]
+		ran[st.Op]++
+		if ran[st.Op] == 1 {
+			inRound = false
+			if op.Backward {
+				e.emit(e.rewired(n), st.Op)
+				for _, o := range n.Output {
+					if o != "" {
+						lastGrad = o
+						break
+					}
+				}
+			} else {
+				e.emit(n, st.Op)
+			}
+			continue
+		}
+		if op.Backward {
+			return fmt.Errorf("schedule step %d runs backward node %q a second time", si, n.GetName())
+		}
+		if why := notClonable(op, n); why != "" {
+			return fmt.Errorf("schedule step %d recomputes node %q (%s), which %s", si, n.GetName(), n.GetOpType(), why)
+		}
+		if !inRound {
+			round++
+			inRound = true
+			clear(roundClones)
+			e.report.Rounds++
+		}
+		c := e.rewired(n)
+		if c == n {
+			c = proto.Clone(n).(*onnxpb.NodeProto)
+		}
+		if guard && lastGrad != "" && !readsAny(c, roundClones) {
+			for i, x := range c.Input {
+				if x == "" {
+					continue
+				}
+				if gx, ok := e.guard(x, lastGrad, round); ok {
+					c.Input[i] = gx
+				}
+				break
+			}
+		}
+		suffix := "_rc" + strconv.Itoa(round)
+		if n.Name != nil {
+			c.Name = proto.String(e.freshNode(n.GetName() + suffix))
+		}
+		for i, o := range c.Output {
+			if o == "" {
+				continue
+			}
+			nv := e.fresh(o + suffix)
+			c.Output[i] = nv
+			e.current[o] = nv
+			e.cloneOf[nv] = o
+			roundClones[nv] = true
+			e.report.NewValues++
+			if vi := e.vinfo[o]; vi != nil && vi.Type != nil {
+				e.valueInfo = append(e.valueInfo, &onnxpb.ValueInfoProto{Name: proto.String(nv), Type: vi.Type})
+			}
+		}
+		e.report.Clones++
+		e.report.OverheadCost += op.Cost
+		e.emit(c, st.Op)
+	}
+	// Nodes the schedule never ran (dead code the planner left out) are kept,
+	// in file order, after everything else.
+	for i, n := range e.src.Node {
+		if ran[i] == 0 {
+			e.report.Unscheduled++
+			e.emit(n, i)
+		}
+	}
+	return nil
+}
+
+func (e *emitter) emit(n *onnxpb.NodeProto, origin int) {
+	e.nodes = append(e.nodes, n)
+	e.origin = append(e.origin, origin)
+}
+
+// rewired returns n itself if none of its inputs has a newer instance, else a
+// copy of n reading the current instances.
+func (e *emitter) rewired(n *onnxpb.NodeProto) *onnxpb.NodeProto {
+	var c *onnxpb.NodeProto
+	for i, x := range n.Input {
+		cur, ok := e.current[x]
+		if !ok {
+			continue
+		}
+		if c == nil {
+			c = proto.Clone(n).(*onnxpb.NodeProto)
+		}
+		c.Input[i] = cur
+	}
+	if c == nil {
+		return n
+	}
+	return c
+}
+
+func readsAny(n *onnxpb.NodeProto, set map[string]bool) bool {
+	for _, x := range n.Input {
+		if set[x] {
+			return true
+		}
+	}
+	return false
+}
+
+// notClonable says why node n must not be recomputed, or "" if it may be.
+func notClonable(op *planner.Op, n *onnxpb.NodeProto) string {
+	if !op.Recomputable {
+		return "is not recomputable (non-deterministic, side effects, subgraph or unknown op)"
+	}
+	if onnx.HasSubgraph(n) {
+		return "has a subgraph"
+	}
+	t := n.GetOpType()
+	if strings.HasPrefix(t, "Random") || t == "Dropout" || t == "Multinomial" || t == "Bernoulli" {
+		return "is not deterministic"
+	}
+	return ""
+}
+
+// shallowCopy returns a new message of the same type holding the same field
+// values (messages and lists are shared, not copied) and unknown fields.
+func shallowCopy[M proto.Message](m M) M {
+	src := m.ProtoReflect()
+	dst := src.New()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		dst.Set(fd, v)
+		return true
+	})
+	if u := src.GetUnknown(); len(u) > 0 {
+		dst.SetUnknown(u)
+	}
+	return dst.Interface().(M)
+}
+
+// setMetadata returns props with each key of kv set (replaced if present),
+// without modifying props' entries.
+func setMetadata(props []*onnxpb.StringStringEntryProto, kv [][2]string) []*onnxpb.StringStringEntryProto {
+	drop := map[string]bool{}
+	for _, p := range kv {
+		drop[p[0]] = true
+	}
+	var out []*onnxpb.StringStringEntryProto
+	for _, p := range props {
+		if !drop[p.GetKey()] {
+			out = append(out, p)
+		}
+	}
+	for _, p := range kv {
+		out = append(out, &onnxpb.StringStringEntryProto{Key: proto.String(p[0]), Value: proto.String(p[1])})
+	}
+	return out
+}

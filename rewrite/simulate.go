@@ -1,0 +1,134 @@
+package rewrite
+
+import (
+	"fmt"
+
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/planner"
+)
+
+// checkOrder verifies that gp is topologically sorted: every value a node
+// reads (explicitly, or implicitly from inside a subgraph) is a graph input,
+// an initializer or the output of an earlier node, and no value is written
+// twice.
+func checkOrder(gp *onnxpb.GraphProto) error {
+	defined := map[string]bool{}
+	for _, v := range gp.Input {
+		defined[v.GetName()] = true
+	}
+	for _, t := range gp.Initializer {
+		defined[t.GetName()] = true
+	}
+	for _, t := range gp.SparseInitializer {
+		defined[t.GetValues().GetName()] = true
+	}
+	for i, n := range gp.Node {
+		for _, x := range nodeReads(n) {
+			if !defined[x] {
+				return fmt.Errorf("node %d %q (%s) reads %q before it is produced", i, n.GetName(), n.GetOpType(), x)
+			}
+		}
+		for _, o := range n.Output {
+			if o == "" {
+				continue
+			}
+			if defined[o] {
+				return fmt.Errorf("node %d %q (%s) writes %q, which already exists", i, n.GetName(), n.GetOpType(), o)
+			}
+			defined[o] = true
+		}
+	}
+	return nil
+}
+
+// nodeReads lists the non-empty explicit inputs of n and the outer-scope
+// values its subgraphs read.
+func nodeReads(n *onnxpb.NodeProto) []string {
+	var out []string
+	for _, x := range n.Input {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	return append(out, onnx.OuterRefs(n)...)
+}
+
+// simulate rebuilds a planner graph from the node list of gp, in file order,
+// and replays it with frees after each value's last use (planner.Liveness and
+// planner.Replay): the transient peak bytes of running gp's nodes in order.
+//
+// Value sizes come from g by name; a clone's value (cloneOf) has its
+// original's size; a guard's values (zero) are shapes or aliases and count 0
+// bytes, and a node reading an alias keeps the aliased value live too.
+// origin maps gp's node i to g's op (nil: the identity). unsized counts values
+// the simulation could not size.
+func simulate(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf, alias map[string]string, zero map[string]bool) (peak int64, unsized int, err error) {
+	byName := make(map[string]int, len(g.Values))
+	for i, v := range g.Values {
+		byName[v.Name] = i
+	}
+	resident := map[string]bool{}
+	for _, v := range gp.Input {
+		resident[v.GetName()] = true
+	}
+	for _, t := range gp.Initializer {
+		resident[t.GetName()] = true
+	}
+	for _, t := range gp.SparseInitializer {
+		resident[t.GetValues().GetName()] = true
+	}
+	isOutput := map[string]bool{}
+	for _, v := range gp.Output {
+		isOutput[v.GetName()] = true
+	}
+
+	sg := &planner.Graph{}
+	index := map[string]int{}
+	value := func(name string) int {
+		if i, ok := index[name]; ok {
+			return i
+		}
+		v := planner.Value{Name: name, Resident: resident[name], Output: isOutput[name]}
+		orig := name
+		if o, ok := cloneOf[name]; ok {
+			orig = o
+		}
+		if gi, ok := byName[orig]; ok {
+			v.Bytes = g.Values[gi].Bytes
+			v.Resident = v.Resident || g.Values[gi].Resident
+		} else if !v.Resident && !zero[name] {
+			unsized++
+		}
+		index[name] = len(sg.Values)
+		sg.Values = append(sg.Values, v)
+		return index[name]
+	}
+	order := make([]int, len(gp.Node))
+	for i, n := range gp.Node {
+		op := planner.Op{Name: n.GetName(), Type: n.GetOpType()}
+		o := i
+		if origin != nil {
+			o = origin[i]
+		}
+		op.Backward = o >= 0 && g.Ops[o].Backward
+		for _, x := range nodeReads(n) {
+			op.Inputs = append(op.Inputs, value(x))
+			for a, ok := alias[x]; ok; a, ok = alias[a] {
+				op.Inputs = append(op.Inputs, value(a))
+			}
+		}
+		for _, o := range n.Output {
+			if o != "" {
+				op.Outputs = append(op.Outputs, value(o))
+			}
+		}
+		sg.Ops = append(sg.Ops, op)
+		order[i] = i
+	}
+	r, err := planner.Replay(sg, planner.Liveness(sg, order))
+	if err != nil {
+		return 0, 0, err
+	}
+	return r.PeakBytes, unsized, nil
+}
