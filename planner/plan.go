@@ -301,12 +301,18 @@ func planApprox(c *planCtx) error {
 	return c.searchDP(newDPModel(c.d, c.d.approxFamily()))
 }
 
+// planExact is PAPER.md §4 over every lower set. The approximate family is
+// a subset of the exact one, so the approximate search's candidates join
+// the pool too: the replayed result of exact is never worse than approx's.
 func planExact(c *planCtx) error {
 	fam, err := c.d.exactFamily(c.opt.MaxLowerSets)
 	if err != nil {
 		return err
 	}
-	return c.searchDP(newDPModel(c.d, fam))
+	if err := c.searchDP(newDPModel(c.d, fam)); err != nil {
+		return err
+	}
+	return planApprox(c)
 }
 
 // searchDP explores the DP's internal budget: the DP's memory model is
