@@ -1,7 +1,6 @@
 package models
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -62,7 +61,28 @@ func Names() []string {
 // Build returns the forward model of the named network (opset 17). Its
 // input is "input" (float32 NCHW; gpt2: "input_ids", int64 [batch, seq]) and
 // its one output is "logits".
-func Build(name string, opt Options) (m *onnx.Model, err error) {
+func Build(name string, opt Options) (*onnx.Model, error) {
+	n, opt, err := construct(name, opt)
+	if err != nil {
+		return nil, err
+	}
+	n.fill()
+	mp := build.Model(n.b.G, Opset)
+	weights := "seeded random weights"
+	if opt.NoWeights {
+		weights = "no weights (shapes only, external location " + NoWeightsLocation + ")"
+	}
+	what := fmt.Sprintf("size %d", opt.Size)
+	if opt.Seq != 0 {
+		what = fmt.Sprintf("seq %d", opt.Seq)
+	}
+	mp.DocString = proto.String(fmt.Sprintf("recompute built-in %s, batch %d, %s, %s", name, opt.Batch, what, weights))
+	return &onnx.Model{Proto: mp}, nil
+}
+
+// construct validates the options, fills in defaults and builds the graph
+// (weights not yet filled). It returns the options it used.
+func construct(name string, opt Options) (n *net, _ Options, err error) {
 	var nw *network
 	for i := range networks {
 		if networks[i].name == name {
@@ -72,54 +92,40 @@ func Build(name string, opt Options) (m *onnx.Model, err error) {
 	if nw == nil {
 		names := Names()
 		sort.Strings(names)
-		return nil, fmt.Errorf("unknown network %q (built-in: %s)", name, strings.Join(names, ", "))
+		return nil, opt, fmt.Errorf("unknown network %q (built-in: %s)", name, strings.Join(names, ", "))
 	}
 	if opt.Batch < 0 || opt.Size < 0 || opt.Seq < 0 {
-		return nil, fmt.Errorf("%s: batch, size and seq must not be negative", name)
+		return nil, opt, fmt.Errorf("%s: batch, size and seq must not be negative", name)
 	}
 	if opt.Batch == 0 {
 		opt.Batch = 1
 	}
 	if nw.defaultSize == 0 {
 		if opt.Size != 0 {
-			return nil, fmt.Errorf("%s: takes a sequence length (seq), not a size", name)
+			return nil, opt, fmt.Errorf("%s: takes a sequence length (seq), not a size", name)
 		}
 		if opt.Seq == 0 {
 			opt.Seq = 1024
 		}
 	} else {
 		if opt.Seq != 0 {
-			return nil, fmt.Errorf("%s: takes a size, not a sequence length (seq applies to gpt2 only)", name)
+			return nil, opt, fmt.Errorf("%s: takes a size, not a sequence length (seq applies to gpt2 only)", name)
 		}
 		if opt.Size == 0 {
 			opt.Size = nw.defaultSize
 		}
 	}
 
-	n := newNet(name, opt)
+	n = newNet(name, opt)
 	defer func() {
 		if r := recover(); r != nil {
-			var se sizeError
-			if e, ok := r.(sizeError); ok {
-				se = e
-			} else {
+			se, ok := r.(sizeError)
+			if !ok {
 				panic(r) // a bug in this package, not a bad input
 			}
-			m, err = nil, fmt.Errorf("%s: %w", name, errors.New(se.msg))
+			n, err = nil, fmt.Errorf("%s: %s", name, se.msg)
 		}
 	}()
 	nw.build(n, opt)
-	n.fill()
-
-	mp := build.Model(n.b.G, Opset)
-	weights := "seeded random weights"
-	if opt.NoWeights {
-		weights = "no weights (shapes only, external location " + NoWeightsLocation + ")"
-	}
-	what := fmt.Sprintf("size %d", opt.Size)
-	if nw.defaultSize == 0 {
-		what = fmt.Sprintf("seq %d", opt.Seq)
-	}
-	mp.DocString = proto.String(fmt.Sprintf("recompute built-in %s, batch %d, %s, %s", name, opt.Batch, what, weights))
-	return &onnx.Model{Proto: mp}, nil
+	return n, opt, nil
 }

@@ -14,7 +14,9 @@ import (
 	"testing"
 
 	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/onnx/ops"
 )
 
 // trainableParams counts the elements of the float initializers, which is
@@ -385,4 +387,32 @@ func ExampleBuild() {
 	}
 	fmt.Println(len(m.Proto.Graph.Node) > 0, outputDims(m), trainableParams(m))
 	// Output: true [32 1000] 25557032
+}
+
+// TestShapesAgreeWithOpsInfer: the shapes this package tracks while
+// building (which size the weights and declare the output) equal those the
+// tool's own shape inference (package onnx/ops) derives from the file, for
+// every value of every network at the paper's sizes.
+func TestShapesAgreeWithOpsInfer(t *testing.T) {
+	for _, name := range Names() {
+		n, opt, err := construct(name, Options{NoWeights: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ops.Infer(&onnx.Model{Proto: build.Model(n.b.G, Opset)}, ops.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(r.Unknown) > 0 {
+			t.Errorf("%s: ops has no rule for %v", name, r.Unknown)
+		}
+		bad := 0
+		for v, d := range n.shape {
+			if got, ok := r.Values[v]; !ok || !slices.Equal(got.Dims, d) {
+				if bad++; bad <= 3 {
+					t.Errorf("%s %+v: %s is %v here, ops.Infer says %v", name, opt, v, d, got.Dims)
+				}
+			}
+		}
+	}
 }
