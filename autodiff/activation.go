@@ -1,0 +1,146 @@
+package autodiff
+
+import (
+	"math"
+
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+)
+
+// Activations. Where the derivative is a function of the output, the rule
+// reads the output (usually kept anyway by the next op), not the input.
+
+func (b *builder) where(name, cond, x, y string, like string) string {
+	out := b.op("Where", name, []string{cond, x, y})
+	b.shapes[out] = b.shapes[like]
+	return out
+}
+
+func (b *builder) compare(op, name, x, y string) string {
+	out := b.op(op, name, []string{x, y})
+	b.setShape(out, onnxpb.TensorProto_BOOL, broadcastDims(b.shapes[x].dims, b.shapes[y].dims))
+	return out
+}
+
+// gradRelu: dX = Where(Y > 0, dY, 0).
+func gradRelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	y := n.Output[0]
+	zero := b.constScalar(0, b.elem(y))
+	mask := b.compare("Greater", "positive", y, zero)
+	b.addGrad(n.Input[0], b.where("dX", mask, dy[0], zero, dy[0]))
+	return nil
+}
+
+// gradLeakyRelu: dX = Where(Y > 0, dY, alpha*dY) (alpha > 0 keeps the sign).
+func gradLeakyRelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	alpha := float64(attrsOf(n).float("alpha", 0.01))
+	v := n.Output[0]
+	if alpha <= 0 {
+		v = n.Input[0]
+	}
+	zero := b.constScalar(0, b.elem(v))
+	mask := b.compare("Greater", "positive", v, zero)
+	b.addGrad(n.Input[0], b.where("dX", mask, dy[0], b.scale("alpha_dy", dy[0], alpha), dy[0]))
+	return nil
+}
+
+// gradSigmoid: dX = dY * y * (1 - y).
+func gradSigmoid(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	y := n.Output[0]
+	one := b.constScalar(1, b.elem(y))
+	d := b.mul("dsig", y, b.sub("one_minus_y", one, y))
+	b.addGrad(n.Input[0], b.mul("dX", dy[0], d))
+	return nil
+}
+
+// gradTanh: dX = dY * (1 - y²).
+func gradTanh(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	y := n.Output[0]
+	one := b.constScalar(1, b.elem(y))
+	d := b.sub("one_minus_y2", one, b.mul("y2", y, y))
+	b.addGrad(n.Input[0], b.mul("dX", dy[0], d))
+	return nil
+}
+
+// gradHardSigmoid: dX = alpha*dY where 0 < y < 1.
+func gradHardSigmoid(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	alpha := float64(attrsOf(n).float("alpha", 0.2))
+	y := n.Output[0]
+	zero, one := b.constScalar(0, b.elem(y)), b.constScalar(1, b.elem(y))
+	inside := b.op("And", "inside", []string{b.compare("Greater", "above0", y, zero), b.compare("Less", "below1", y, one)})
+	b.setShape(inside, onnxpb.TensorProto_BOOL, b.shapes[y].dims)
+	b.addGrad(n.Input[0], b.where("dX", inside, b.scale("alpha_dy", dy[0], alpha), zero, dy[0]))
+	return nil
+}
+
+// gradClip: dX = dY where min < y < max (strict: read the output, not x).
+func gradClip(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	y := n.Output[0]
+	var mask string
+	if lo := input(n, 1); lo != "" {
+		mask = b.compare("Greater", "above_min", y, lo)
+	}
+	if hi := input(n, 2); hi != "" {
+		m := b.compare("Less", "below_max", y, hi)
+		if mask == "" {
+			mask = m
+		} else {
+			mask = b.op("And", "inside", []string{mask, m})
+			b.setShape(mask, onnxpb.TensorProto_BOOL, b.shapes[y].dims)
+		}
+	}
+	if mask == "" {
+		b.addGrad(n.Input[0], dy[0])
+		return nil
+	}
+	b.addGrad(n.Input[0], b.where("dX", mask, dy[0], b.constScalar(0, b.elem(y)), dy[0]))
+	return nil
+}
+
+// gradErf: dX = dY * 2/sqrt(pi) * exp(-x²).
+func gradErf(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	e := b.unary("Exp", "exp_neg_x2", b.unary("Neg", "neg_x2", b.mul("x2", x, x)))
+	b.addGrad(x, b.mul("dX", dy[0], b.scale("derf", e, 2/math.Sqrt(math.Pi))))
+	return nil
+}
+
+// softmaxAxes: the reduced axes (opset<13 softmax over all axes from axis on).
+func (b *builder) softmaxAxes(n *onnxpb.NodeProto) ([]int64, error) {
+	dims, err := b.shape(n.Output[0])
+	if err != nil {
+		return nil, err
+	}
+	axis := normAxis(attrsOf(n).int("axis", -1), len(dims))
+	if b.flatSoftmax[n] {
+		var axes []int64
+		for i := axis; i < int64(len(dims)); i++ {
+			axes = append(axes, i)
+		}
+		return axes, nil
+	}
+	return []int64{axis}, nil
+}
+
+// gradSoftmax: dX = y * (dY - sum(dY*y, axis)).
+func gradSoftmax(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	axes, err := b.softmaxAxes(n)
+	if err != nil {
+		return err
+	}
+	y := n.Output[0]
+	s := b.reduceSum("sum_dy_y", b.mul("dy_y", dy[0], y), axes, true)
+	b.addGrad(n.Input[0], b.mul("dX", y, b.sub("dy_minus_s", dy[0], s)))
+	return nil
+}
+
+// gradLogSoftmax: dX = dY - exp(y) * sum(dY, axis).
+func gradLogSoftmax(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	axes, err := b.softmaxAxes(n)
+	if err != nil {
+		return err
+	}
+	y := n.Output[0]
+	s := b.reduceSum("sum_dy", dy[0], axes, true)
+	b.addGrad(n.Input[0], b.sub("dX", dy[0], b.mul("p_s", b.unary("Exp", "p", y), s)))
+	return nil
+}

@@ -1,0 +1,265 @@
+package autodiff
+
+import (
+	"fmt"
+
+	"github.com/onnx-recompute/recompute/onnx/build"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+)
+
+// convGeom is the resolved geometry of a Conv/ConvTranspose/pool node: per
+// spatial axis kernel, stride, dilation and explicit begin/end pads.
+type convGeom struct {
+	k, s, d, pb, pe []int64
+	group           int64
+}
+
+func ones(n int) []int64 {
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
+}
+
+// geometry resolves attributes of n; in is the spatial input shape (for
+// auto_pad), kernel the kernel's spatial shape.
+func geometry(n *onnxpb.NodeProto, in, kernel []int64) (convGeom, error) {
+	a := attrsOf(n)
+	r := len(in)
+	g := convGeom{k: kernel, s: a.ints("strides"), d: a.ints("dilations"), group: a.int("group", 1)}
+	if g.k == nil {
+		g.k = a.ints("kernel_shape")
+	}
+	if len(g.k) != r {
+		return g, fmt.Errorf("kernel rank %d != spatial rank %d", len(g.k), r)
+	}
+	if g.s == nil {
+		g.s = ones(r)
+	}
+	if g.d == nil {
+		g.d = ones(r)
+	}
+	pads := a.ints("pads")
+	g.pb, g.pe = make([]int64, r), make([]int64, r)
+	switch ap := a.str("auto_pad", "NOTSET"); ap {
+	case "NOTSET", "":
+		if pads != nil {
+			if len(pads) != 2*r {
+				return g, fmt.Errorf("pads %v: want %d values", pads, 2*r)
+			}
+			copy(g.pb, pads[:r])
+			copy(g.pe, pads[r:])
+		}
+	case "VALID":
+	case "SAME_UPPER", "SAME_LOWER":
+		if n.GetOpType() == "ConvTranspose" {
+			return g, fmt.Errorf("ConvTranspose with auto_pad %s is not supported", ap)
+		}
+		for i := range in {
+			out := (in[i] + g.s[i] - 1) / g.s[i]
+			total := max(0, (out-1)*g.s[i]+(g.k[i]-1)*g.d[i]+1-in[i])
+			if ap == "SAME_UPPER" {
+				g.pb[i], g.pe[i] = total/2, total-total/2
+			} else {
+				g.pb[i], g.pe[i] = total-total/2, total/2
+			}
+		}
+	default:
+		return g, fmt.Errorf("auto_pad %q", ap)
+	}
+	return g, nil
+}
+
+func concatInts(a, c []int64) []int64 { return append(append([]int64{}, a...), c...) }
+
+// transposeConv emits ConvTranspose(x, w) whose spatial output is want,
+// choosing output_padding (or extra end padding when the forward windows ran
+// past the input, e.g. ceil_mode) so that it matches exactly.
+func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC int64, want []int64) (string, error) {
+	xd := b.shapes[x].dims
+	r := len(want)
+	op := make([]int64, r)
+	pe := append([]int64{}, g.pe...)
+	for i := 0; i < r; i++ {
+		o := xd[2+i]
+		full := g.s[i]*(o-1) + (g.k[i]-1)*g.d[i] + 1 - g.pb[i]
+		got := full - pe[i]
+		switch {
+		case got < want[i]:
+			op[i] = want[i] - got
+		case got > want[i]:
+			pe[i] += got - want[i]
+		}
+		if op[i] >= max(g.s[i], g.d[i]) {
+			return "", fmt.Errorf("cannot match input size %d on spatial axis %d (output_padding %d)", want[i], i, op[i])
+		}
+	}
+	attrs := []*onnxpb.AttributeProto{
+		build.AttrInts("strides", g.s...), build.AttrInts("dilations", g.d...),
+		build.AttrInts("pads", concatInts(g.pb, pe)...), build.AttrInts("kernel_shape", g.k...),
+		build.AttrInt("group", group),
+	}
+	for _, p := range op {
+		if p != 0 {
+			attrs = append(attrs, build.AttrInts("output_padding", op...))
+			break
+		}
+	}
+	out := b.op("ConvTranspose", name, []string{x, w}, attrs...)
+	b.setShape(out, b.elem(x), concatInts([]int64{xd[0], outC}, want))
+	return out, nil
+}
+
+// weightGrad computes W[b, a/g, k] = Σ_n Σ_o out[n,b,o] · in_pad[n,a,o·s+k·d]
+// for a and b in the same group: the weight gradient of Conv (in = X,
+// out = dY) and of ConvTranspose (in = dY, out = X). It is one Conv with the
+// batch and channel axes swapped: input in as [A/g, g·N, …], kernel out as
+// [B, N, …] with dilation s, stride d, then sliced to the kernel size.
+func (b *builder) weightGrad(in, out string, g convGeom) (string, error) {
+	id, od := b.shapes[in].dims, b.shapes[out].dims
+	N, A, B, grp := id[0], id[1], od[1], g.group
+	sp := id[2:]
+	r := len(sp)
+	var x string
+	if grp == 1 {
+		x = b.transpose("in_T", in, concatInts([]int64{1, 0}, rangeFrom(2, r)))
+	} else {
+		x5 := b.reshape("in_groups", in, concatInts([]int64{N, grp, A / grp}, sp))
+		xt := b.transpose("in_groups_T", x5, concatInts([]int64{2, 1, 0}, rangeFrom(3, r)))
+		x = b.reshape("in_T", xt, concatInts([]int64{A / grp, grp * N}, sp))
+	}
+	kern := b.transpose("out_T", out, concatInts([]int64{1, 0}, rangeFrom(2, r)))
+	// Output size of the correlation: floor((H + pb + pe - ((O-1)·s + 1)) / d) + 1.
+	osz := make([]int64, r)
+	for i := 0; i < r; i++ {
+		o := od[2+i]
+		osz[i] = (sp[i]+g.pb[i]+g.pe[i]-((o-1)*g.s[i]+1))/g.d[i] + 1
+		if osz[i] < g.k[i] {
+			return "", fmt.Errorf("weight gradient window %d < kernel %d on axis %d", osz[i], g.k[i], i)
+		}
+	}
+	c := b.op("Conv", "dW_corr", []string{x, kern},
+		build.AttrInts("strides", g.d...), build.AttrInts("dilations", g.s...),
+		build.AttrInts("pads", concatInts(g.pb, g.pe)...), build.AttrInts("kernel_shape", od[2:]...),
+		build.AttrInt("group", grp))
+	b.setShape(c, b.elem(in), concatInts([]int64{A / grp, B}, osz))
+	need := false
+	for i := range osz {
+		if osz[i] != g.k[i] {
+			need = true
+		}
+	}
+	if need {
+		axes := rangeFrom(2, r)
+		s := b.op("Slice", "dW_crop", []string{c, b.constI64(make([]int64, r)...), b.constI64(g.k...), b.constI64(axes...)})
+		b.setShape(s, b.elem(in), concatInts([]int64{A / grp, B}, g.k))
+		c = s
+	}
+	return b.transpose("dW", c, concatInts([]int64{1, 0}, rangeFrom(2, r))), nil
+}
+
+func rangeFrom(start, n int) []int64 {
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = int64(start + i)
+	}
+	return v
+}
+
+// biasGrad sums dY over all axes but the channel axis.
+func (b *builder) biasGrad(dy string) string {
+	r := len(b.shapes[dy].dims)
+	return b.reduceSum("dB", dy, concatInts([]int64{0}, rangeFrom(2, r-2)), false)
+}
+
+// gradConv: dX = ConvTranspose(dY, W) (same strides, pads, dilations, groups,
+// output_padding so dX has X's shape); dW = weightGrad(X, dY); dB = ΣdY.
+func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x, w := n.Input[0], n.Input[1]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	wd, err := b.shape(w)
+	if err != nil {
+		return err
+	}
+	if _, err := b.shape(dy[0]); err != nil {
+		return err
+	}
+	g, err := geometry(n, xd[2:], wd[2:])
+	if err != nil {
+		return err
+	}
+	if b.needs[x] {
+		dx, err := b.transposeConv("dX", dy[0], w, g, g.group, xd[1], xd[2:])
+		if err != nil {
+			return err
+		}
+		b.addGrad(x, dx)
+	}
+	if b.needs[w] {
+		dw, err := b.weightGrad(x, dy[0], g)
+		if err != nil {
+			return err
+		}
+		b.addGrad(w, dw)
+	}
+	if bias := input(n, 2); bias != "" && b.needs[bias] {
+		b.addGrad(bias, b.biasGrad(dy[0]))
+	}
+	return nil
+}
+
+// gradConvTranspose: dX = Conv(dY, W) with the same geometry; dW =
+// weightGrad(dY, X); dB = ΣdY.
+func gradConvTranspose(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x, w := n.Input[0], n.Input[1]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	wd, err := b.shape(w)
+	if err != nil {
+		return err
+	}
+	yd, err := b.shape(dy[0])
+	if err != nil {
+		return err
+	}
+	if attrsOf(n)["output_shape"] != nil {
+		return fmt.Errorf("ConvTranspose with output_shape is not supported")
+	}
+	g, err := geometry(n, xd[2:], wd[2:])
+	if err != nil {
+		return err
+	}
+	if b.needs[x] {
+		dx := b.op("Conv", "dX", []string{dy[0], w},
+			build.AttrInts("strides", g.s...), build.AttrInts("dilations", g.d...),
+			build.AttrInts("pads", concatInts(g.pb, g.pe)...), build.AttrInts("kernel_shape", g.k...),
+			build.AttrInt("group", g.group))
+		// Output size floor((O + pb + pe - ((k-1)d+1))/s) + 1 = H (output_padding < s).
+		osz := make([]int64, len(g.k))
+		for i := range osz {
+			osz[i] = (yd[2+i]+g.pb[i]+g.pe[i]-((g.k[i]-1)*g.d[i]+1))/g.s[i] + 1
+			if osz[i] != xd[2+i] {
+				return fmt.Errorf("input gradient size %d != input size %d on axis %d", osz[i], xd[2+i], i)
+			}
+		}
+		b.setShape(dx, b.elem(x), xd)
+		b.addGrad(x, dx)
+	}
+	if b.needs[w] {
+		dw, err := b.weightGrad(dy[0], x, g)
+		if err != nil {
+			return err
+		}
+		b.addGrad(w, dw)
+	}
+	if bias := input(n, 2); bias != "" && b.needs[bias] {
+		b.addGrad(bias, b.biasGrad(dy[0]))
+	}
+	return nil
+}

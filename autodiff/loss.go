@@ -1,0 +1,112 @@
+package autodiff
+
+import (
+	"fmt"
+
+	"github.com/onnx-recompute/recompute/onnx/build"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// addLoss appends the loss nodes (logical forward nodes) on the model's first
+// output and declares the inputs the loss needs.
+func (b *builder) addLoss(opt Options) error {
+	y := b.src.Proto.Graph.Output[0].GetName()
+	dims, err := b.shape(y)
+	if err != nil {
+		return fmt.Errorf("autodiff: loss on output %q: %w", y, err)
+	}
+	elem := b.elem(y)
+	if !isFloat(elem) {
+		return fmt.Errorf("autodiff: output %q is %v, not floating point; no loss", y, elem)
+	}
+	lossName := b.fresh(LossName)
+	b.loss = lossName
+	b.setShape(lossName, elem, []int64{})
+	switch opt.Loss {
+	case "cross-entropy":
+		if len(dims) < 2 {
+			return fmt.Errorf("autodiff: cross-entropy needs an output of rank >= 2 ([N, C, ...]); %q has shape %v (try --loss mse or sum)", y, dims)
+		}
+		if b.used[opt.Labels] {
+			return fmt.Errorf("autodiff: labels input %q clashes with a name in the model (choose another with --labels)", opt.Labels)
+		}
+		b.used[opt.Labels] = true
+		b.labels = opt.Labels
+		ldims := append([]int64{dims[0]}, dims[2:]...)
+		b.g.Input = append(b.g.Input, build.ValueInfo(opt.Labels, onnxpb.TensorProto_INT64, ldims))
+		b.setShape(opt.Labels, onnxpb.TensorProto_INT64, ldims)
+		logp := b.fval("loss/log_prob", elem, dims)
+		n := b.fnode("SoftmaxCrossEntropyLoss", "loss/cross_entropy", []string{y, opt.Labels}, []string{lossName, logp}, build.AttrString("reduction", "mean"))
+		b.fwd = append(b.fwd, n)
+	case "mse":
+		if b.used["target"] {
+			return fmt.Errorf("autodiff: mse target input %q clashes with a name in the model", "target")
+		}
+		b.used["target"] = true
+		b.labels = "target"
+		b.g.Input = append(b.g.Input, build.ValueInfo("target", elem, dims))
+		b.setShape("target", elem, dims)
+		d := b.fval("loss/diff", elem, dims)
+		sq := b.fval("loss/squared", elem, dims)
+		b.fwd = append(b.fwd,
+			b.fnode("Sub", "loss/diff", []string{y, "target"}, []string{d}),
+			b.fnode("Mul", "loss/square", []string{d, d}, []string{sq}),
+			b.fnode("ReduceMean", "loss/mean", []string{sq}, []string{lossName}, build.AttrInt("keepdims", 0)))
+	case "sum":
+		b.fwd = append(b.fwd, b.fnode("ReduceSum", "loss/sum", []string{y}, []string{lossName}, build.AttrInt("keepdims", 0)))
+	default:
+		return fmt.Errorf("autodiff: unknown loss %q (want cross-entropy, mse or sum)", opt.Loss)
+	}
+	return nil
+}
+
+// gradSCE: d logits = (softmax - onehot(labels)) * dloss / count, with
+// softmax = exp(log_prob) (the op's second output), so the backward reads
+// log_prob and the labels, never the logits.
+func gradSCE(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	a := attrsOf(n)
+	if len(n.Input) > 2 && n.Input[2] != "" {
+		return fmt.Errorf("class weights are not supported")
+	}
+	if a["ignore_index"] != nil {
+		return fmt.Errorf("ignore_index is not supported")
+	}
+	if dy[0] == "" {
+		return nil
+	}
+	x, labels := n.Input[0], n.Input[1]
+	dims, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	elem := b.elem(x)
+	logp := input2(n.Output, 1)
+	if logp == "" {
+		return fmt.Errorf("log_prob output missing")
+	}
+	p := b.unary("Exp", "softmax", logp)
+	onehot := b.op("OneHot", "onehot", []string{labels, b.constI64(dims[1]), b.constTensor("off_on", elem, []int64{2}, []float64{0, 1})}, build.AttrInt("axis", 1))
+	b.setShape(onehot, elem, dims)
+	diff := b.sub("diff", p, onehot)
+	scale := 1.0
+	switch a.str("reduction", "mean") {
+	case "mean":
+		scale = 1 / float64(numel(dims)/dims[1])
+	case "sum":
+	default:
+		return fmt.Errorf("reduction %q is not supported", a.str("reduction", "mean"))
+	}
+	g := b.mul("dlogits", diff, b.scale("dloss_scaled", dy[0], scale))
+	b.addGrad(x, g)
+	return nil
+}
+
+func input2(v []string, i int) string {
+	if i < len(v) {
+		return v[i]
+	}
+	return ""
+}
+
+var _ = proto.String

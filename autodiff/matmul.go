@@ -1,0 +1,112 @@
+package autodiff
+
+import (
+	"fmt"
+
+	"github.com/onnx-recompute/recompute/onnx/build"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+)
+
+func (b *builder) gemm(name, x, y string, ta, tb int64, alpha float64) string {
+	attrs := []*onnxpb.AttributeProto{build.AttrInt("transA", ta), build.AttrInt("transB", tb)}
+	if alpha != 1 {
+		attrs = append(attrs, build.AttrFloat("alpha", float32(alpha)))
+	}
+	out := b.op("Gemm", name, []string{x, y}, attrs...)
+	xd, yd := b.shapes[x].dims, b.shapes[y].dims
+	m, k := xd[0], yd[1]
+	if ta == 1 {
+		m = xd[1]
+	}
+	if tb == 1 {
+		k = yd[0]
+	}
+	b.setShape(out, b.elem(x), []int64{m, k})
+	return out
+}
+
+// gradGemm: Y = alpha*A'B' + beta*C with A' = A or Aᵀ, B' = B or Bᵀ.
+func gradGemm(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	a := attrsOf(n)
+	ta, tb := a.int("transA", 0), a.int("transB", 0)
+	alpha, beta := float64(a.float("alpha", 1)), float64(a.float("beta", 1))
+	A, B, g := n.Input[0], n.Input[1], dy[0]
+	for _, v := range []string{A, B, g} {
+		if _, err := b.shape(v); err != nil {
+			return err
+		}
+	}
+	if b.needs[A] {
+		if ta == 0 {
+			b.addGrad(A, b.gemm("dA", g, B, 0, 1-tb, alpha))
+		} else {
+			b.addGrad(A, b.gemm("dA", B, g, tb, 1, alpha))
+		}
+	}
+	if b.needs[B] {
+		if tb == 0 {
+			b.addGrad(B, b.gemm("dB", A, g, 1-ta, 0, alpha))
+		} else {
+			b.addGrad(B, b.gemm("dB", g, A, 1, ta, alpha))
+		}
+	}
+	if C := input(n, 2); C != "" && b.needs[C] {
+		return b.operand("dC", C, b.scale("beta_dy", g, beta))
+	}
+	return nil
+}
+
+func swapLast2(r int) []int64 {
+	p := make([]int64, r)
+	for i := range p {
+		p[i] = int64(i)
+	}
+	p[r-1], p[r-2] = p[r-2], p[r-1]
+	return p
+}
+
+func (b *builder) matmul(name, x, y string) string {
+	out := b.op("MatMul", name, []string{x, y})
+	xd, yd := b.shapes[x].dims, b.shapes[y].dims
+	bx, by := xd[:len(xd)-2], yd[:len(yd)-2]
+	dims := append(broadcastDims(bx, by), xd[len(xd)-2], yd[len(yd)-1])
+	b.setShape(out, b.elem(x), dims)
+	return out
+}
+
+// gradMatMul: dA = dY Bᵀ, dB = Aᵀ dY, summed over broadcast batch axes. A
+// 2-D weight B with a batched A is handled as one Gemm over flattened rows.
+func gradMatMul(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	A, B, g := n.Input[0], n.Input[1], dy[0]
+	ad, err := b.shape(A)
+	if err != nil {
+		return err
+	}
+	bd, err := b.shape(B)
+	if err != nil {
+		return err
+	}
+	if len(ad) < 2 || len(bd) < 2 {
+		return fmt.Errorf("MatMul with a 1-D operand is not supported (shapes %v, %v)", ad, bd)
+	}
+	if b.needs[A] {
+		bt := b.transpose("Bt", B, swapLast2(len(bd)))
+		if err := b.operand("dA", A, b.matmul("dA_full", g, bt)); err != nil {
+			return err
+		}
+	}
+	if b.needs[B] {
+		if len(bd) == 2 && len(ad) > 2 {
+			rows := numel(ad[:len(ad)-1])
+			a2 := b.reshape("A_rows", A, []int64{rows, ad[len(ad)-1]})
+			g2 := b.reshape("dY_rows", g, []int64{rows, bd[1]})
+			b.addGrad(B, b.gemm("dB", a2, g2, 1, 0, 1))
+		} else {
+			at := b.transpose("At", A, swapLast2(len(ad)))
+			if err := b.operand("dB", B, b.matmul("dB_full", at, g)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

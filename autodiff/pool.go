@@ -1,0 +1,128 @@
+package autodiff
+
+import (
+	"fmt"
+
+	"github.com/onnx-recompute/recompute/onnx/build"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+)
+
+// gradMaxPool reruns MaxPool on X for its Indices output (flat indices into
+// X, padding not counted — ONNX MaxPool-8+), then scatters dY into zeros
+// with ScatterElements(reduction=add). It reads X, not Y; the int64 indices
+// exist only inside the backward.
+func gradMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	yd, err := b.shape(dy[0])
+	if err != nil {
+		return err
+	}
+	if attrsOf(n).int("storage_order", 0) != 0 {
+		return fmt.Errorf("MaxPool with storage_order=1 is not supported")
+	}
+	var keep []*onnxpb.AttributeProto
+	for _, a := range n.Attribute {
+		keep = append(keep, a)
+	}
+	outs := b.emit("MaxPool", "rerun", []string{x}, 2, keep...)
+	b.setShape(outs[0], b.elem(x), yd)
+	b.setShape(outs[1], onnxpb.TensorProto_INT64, yd)
+	total := numel(xd)
+	idx := b.reshape("indices_flat", outs[1], []int64{numel(yd)})
+	upd := b.reshape("dY_flat", dy[0], []int64{numel(yd)})
+	z := b.zeros([]int64{total}, b.elem(x))
+	s := b.op("ScatterElements", "scatter", []string{z, idx, upd}, build.AttrInt("axis", 0), build.AttrString("reduction", "add"))
+	b.setShape(s, b.elem(x), []int64{total})
+	b.addGrad(x, b.reshape("dX", s, xd))
+	return nil
+}
+
+// gradAveragePool: dX = ConvTranspose(dY · 1/count, ones kernel, one group
+// per channel), count being each window's divisor (count_include_pad and
+// ceil_mode respected); the constant count map is separable per axis.
+func gradAveragePool(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	yd, err := b.shape(dy[0])
+	if err != nil {
+		return err
+	}
+	g, err := geometry(n, xd[2:], nil)
+	if err != nil {
+		return err
+	}
+	for _, d := range g.d {
+		if d != 1 {
+			return fmt.Errorf("AveragePool with dilations is not supported")
+		}
+	}
+	include := attrsOf(n).int("count_include_pad", 0) != 0
+	r := len(g.k)
+	elem := b.elem(x)
+	// Per-axis reciprocal counts, multiplied into one [1,1,O...] map.
+	inv := []float64{1}
+	mapDims := []int64{1, 1}
+	uniform := true
+	for i := 0; i < r; i++ {
+		H, O := xd[2+i], yd[2+i]
+		var next []float64
+		for _, v := range inv {
+			for o := int64(0); o < O; o++ {
+				start := o*g.s[i] - g.pb[i]
+				end := start + g.k[i]
+				var c int64
+				if include {
+					c = min(end, H+g.pe[i]) - start
+				} else {
+					c = min(end, H) - max(start, 0)
+				}
+				if c != g.k[i] {
+					uniform = false
+				}
+				next = append(next, v/float64(max(c, 1)))
+			}
+		}
+		inv = next
+		mapDims = append(mapDims, O)
+	}
+	var scaled string
+	if uniform {
+		scaled = b.scale("dY_over_count", dy[0], 1/float64(numel(g.k)))
+	} else {
+		scaled = b.mul("dY_over_count", dy[0], b.constTensor("inv_count", elem, mapDims, inv))
+	}
+	C := xd[1]
+	kern := make([]float64, C*numel(g.k))
+	for i := range kern {
+		kern[i] = 1
+	}
+	w := b.constTensor("ones_kernel", elem, concatInts([]int64{C, 1}, g.k), kern)
+	g.group = C
+	dx, err := b.transposeConv("dX", scaled, w, g, C, C, xd[2:])
+	if err != nil {
+		return err
+	}
+	b.addGrad(x, dx)
+	return nil
+}
+
+// gradGlobalAveragePool: dX = Expand(dY / (H·W…)); reads no forward value.
+func gradGlobalAveragePool(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	g := b.scale("dY_over_count", dy[0], 1/float64(numel(xd[2:])))
+	out := b.op("Expand", "dX", []string{g, b.constI64(xd...)})
+	b.setShape(out, b.elem(x), xd)
+	b.addGrad(x, out)
+	return nil
+}

@@ -1,0 +1,117 @@
+package autodiff
+
+import "github.com/onnx-recompute/recompute/onnx/onnxpb"
+
+// rule is the gradient of one op: given the output gradients dy (""
+// where an output gets none) it adds gradient contributions to the inputs
+// through b.addGrad. It reads only the forward values its formula needs.
+type rule struct {
+	fn func(b *builder, n *onnxpb.NodeProto, dy []string) error
+	// diff lists the inputs gradients flow to (nil: all). Other inputs
+	// (shapes, axes, indices, ratios, …) never make a parameter trainable.
+	diff []int
+	// outs lists the outputs gradients flow from (nil: all).
+	outs []int
+}
+
+func (r rule) differentiable(i int) bool { return r.diff == nil || contains(r.diff, i) }
+
+func (r rule) outputDifferentiable(i int) bool { return r.outs == nil || contains(r.outs, i) }
+
+func contains(v []int, x int) bool {
+	for _, y := range v {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+var x0 = []int{0}
+
+// rules is the one table of supported ops; each rule lives in the file of
+// its op family.
+var rules map[string]rule
+
+func init() {
+	rules = map[string]rule{
+		// elementwise.go
+		"Add":        {fn: gradAdd},
+		"Sub":        {fn: gradSub},
+		"Mul":        {fn: gradMul},
+		"Div":        {fn: gradDiv},
+		"Sum":        {fn: gradSum},
+		"Pow":        {fn: gradPow},
+		"Where":      {fn: gradWhere, diff: []int{1, 2}},
+		"Neg":        {fn: gradNeg},
+		"Sqrt":       {fn: gradSqrt},
+		"Reciprocal": {fn: gradReciprocal},
+		"Exp":        {fn: gradExp},
+		"Log":        {fn: gradLog},
+		"Identity":   {fn: gradIdentity},
+		"Cast":       {fn: gradCast},
+		// activation.go
+		"Relu":        {fn: gradRelu},
+		"LeakyRelu":   {fn: gradLeakyRelu},
+		"Sigmoid":     {fn: gradSigmoid},
+		"Tanh":        {fn: gradTanh},
+		"HardSigmoid": {fn: gradHardSigmoid},
+		"Clip":        {fn: gradClip, diff: x0},
+		"Erf":         {fn: gradErf},
+		"Softmax":     {fn: gradSoftmax},
+		"LogSoftmax":  {fn: gradLogSoftmax},
+		// matmul.go
+		"Gemm":   {fn: gradGemm},
+		"MatMul": {fn: gradMatMul},
+		// conv.go
+		"Conv":          {fn: gradConv},
+		"ConvTranspose": {fn: gradConvTranspose},
+		// pool.go
+		"MaxPool":           {fn: gradMaxPool, diff: x0, outs: x0},
+		"AveragePool":       {fn: gradAveragePool},
+		"GlobalAveragePool": {fn: gradGlobalAveragePool},
+		// norm.go
+		"BatchNormalization": {fn: gradBatchNorm, diff: []int{0, 1, 2}, outs: x0},
+		"LayerNormalization": {fn: gradLayerNorm, diff: []int{0, 1, 2}, outs: x0},
+		"LRN":                {fn: gradLRN},
+		// shape.go
+		"Reshape":   {fn: gradReshapeLike, diff: x0},
+		"Flatten":   {fn: gradReshapeLike},
+		"Squeeze":   {fn: gradReshapeLike, diff: x0},
+		"Unsqueeze": {fn: gradReshapeLike, diff: x0},
+		"Transpose": {fn: gradTranspose},
+		"Concat":    {fn: gradConcat},
+		"Split":     {fn: gradSplit, diff: x0},
+		"Slice":     {fn: gradSlice, diff: x0},
+		"Expand":    {fn: gradExpand, diff: x0},
+		// reduce.go
+		"ReduceMean": {fn: gradReduceMean, diff: x0},
+		"ReduceSum":  {fn: gradReduceSum, diff: x0},
+		// resize.go
+		"Resize": {fn: gradResize, diff: x0},
+		// gather.go
+		"Gather": {fn: gradGather, diff: x0},
+		// dropout.go
+		"Dropout": {fn: gradDropout, diff: x0, outs: x0},
+		// loss.go
+		"SoftmaxCrossEntropyLoss": {fn: gradSCE, diff: x0, outs: x0},
+	}
+	// Ops whose outputs carry no gradient (shapes, comparisons, indices):
+	// a gradient never flows through them.
+	for _, op := range []string{"Shape", "Size", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
+		"Not", "And", "Or", "Xor", "ArgMax", "ArgMin", "NonZero", "ConstantOfShape", "Sign", "Floor", "Ceil",
+		"Round", "Constant", "Range", "EyeLike", "IsNaN", "IsInf", "OneHot", "Trilu"} {
+		if _, ok := rules[op]; !ok {
+			rules[op] = rule{fn: noGrad, outs: []int{}}
+		}
+	}
+}
+
+// Supported lists the ops with a gradient rule.
+func Supported() []string {
+	out := make([]string, 0, len(rules))
+	for k := range rules {
+		out = append(out, k)
+	}
+	return out
+}

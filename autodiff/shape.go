@@ -1,0 +1,153 @@
+package autodiff
+
+import (
+	"fmt"
+
+	"github.com/onnx-recompute/recompute/onnx/build"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+)
+
+// Shape ops: their gradients move dY back into the input's layout.
+
+// gradReshapeLike (Reshape, Flatten, Squeeze, Unsqueeze): dX = Reshape(dY).
+func gradReshapeLike(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	dims, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	b.addGrad(x, b.reshape("dX", dy[0], dims))
+	return nil
+}
+
+// gradTranspose: dX = Transpose(dY, inverse perm).
+func gradTranspose(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	dims, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	perm := attrsOf(n).ints("perm")
+	if perm == nil {
+		for i := len(dims) - 1; i >= 0; i-- {
+			perm = append(perm, int64(i))
+		}
+	}
+	inv := make([]int64, len(perm))
+	for i, p := range perm {
+		inv[p] = int64(i)
+	}
+	b.addGrad(x, b.transpose("dX", dy[0], inv))
+	return nil
+}
+
+// gradConcat: the input gradients are a Split of dY.
+func gradConcat(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	out, err := b.shape(n.Output[0])
+	if err != nil {
+		return err
+	}
+	axis := normAxis(attrsOf(n).int("axis", 0), len(out))
+	var sizes []int64
+	for _, in := range n.Input {
+		d, err := b.shape(in)
+		if err != nil {
+			return err
+		}
+		sizes = append(sizes, d[axis])
+	}
+	parts := b.emit("Split", "split", []string{dy[0], b.constI64(sizes...)}, len(sizes), build.AttrInt("axis", axis))
+	for i, in := range n.Input {
+		d := append([]int64{}, out...)
+		d[axis] = sizes[i]
+		b.setShape(parts[i], b.elem(dy[0]), d)
+		b.addGrad(in, parts[i])
+	}
+	return nil
+}
+
+// gradSplit: dX = Concat of the output gradients (zeros where none).
+func gradSplit(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	axis := normAxis(attrsOf(n).int("axis", 0), len(xd))
+	var parts []string
+	for i, o := range n.Output {
+		if dy[i] != "" {
+			parts = append(parts, dy[i])
+			continue
+		}
+		d, err := b.shape(o)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, b.zeros(d, b.elem(x)))
+	}
+	g := b.op("Concat", "dX", parts, build.AttrInt("axis", axis))
+	b.setShape(g, b.elem(x), xd)
+	b.addGrad(x, g)
+	return nil
+}
+
+// gradSlice: dX = Pad(dY) with zeros (unit steps).
+func gradSlice(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	starts, ok1 := b.constInts(input(n, 1))
+	ends, ok2 := b.constInts(input(n, 2))
+	if !ok1 || !ok2 {
+		return fmt.Errorf("starts/ends are not constants")
+	}
+	axes := make([]int64, len(starts))
+	for i := range axes {
+		axes[i] = int64(i)
+	}
+	if a := input(n, 3); a != "" {
+		if axes, ok1 = b.constInts(a); !ok1 {
+			return fmt.Errorf("axes are not constants")
+		}
+	}
+	if s := input(n, 4); s != "" {
+		steps, ok := b.constInts(s)
+		if !ok {
+			return fmt.Errorf("steps are not constants")
+		}
+		for _, st := range steps {
+			if st != 1 {
+				return fmt.Errorf("Slice with step %d is not supported", st)
+			}
+		}
+	}
+	r := len(xd)
+	pads := make([]int64, 2*r)
+	for i, a := range axes {
+		a = normAxis(a, r)
+		dim := xd[a]
+		st, en := starts[i], ends[i]
+		if st < 0 {
+			st += dim
+		}
+		if en < 0 {
+			en += dim
+		}
+		st = max(0, min(st, dim))
+		en = max(st, min(en, dim))
+		pads[a] = st
+		pads[int(a)+r] = dim - en
+	}
+	g := b.op("Pad", "dX", []string{dy[0], b.constI64(pads...)})
+	b.setShape(g, b.elem(x), xd)
+	b.addGrad(x, g)
+	return nil
+}
+
+// gradExpand: dX = dY summed over the expanded axes.
+func gradExpand(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	return b.operand("dX", n.Input[0], dy[0])
+}
