@@ -1,6 +1,8 @@
 package rewrite
 
 import (
+	"strconv"
+
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -26,27 +28,27 @@ func (e *emitter) guard(x, dep string, round int) (string, bool) {
 	}
 	if e.guardEmpty == "" || e.guardRound != round {
 		depShape := e.fresh(dep + "_shape")
-		e.emitGuard("Shape", []string{dep}, []string{depShape})
+		e.emitGuard(round, "Shape", []string{dep}, []string{depShape})
 		empty := e.fresh(dep + "_empty")
 		if e.opset >= 10 {
 			if e.zero == "" {
 				e.zero = e.fresh("recompute_guard_zero")
-				e.emitGuard("Constant", nil, []string{e.zero},
+				e.emitGuard(round, "Constant", nil, []string{e.zero},
 					build.AttrTensor("value", build.Int64s(e.zero, []int64{1}, []int64{0})))
 			}
-			e.emitGuard("Slice", []string{depShape, e.zero, e.zero, e.zero}, []string{empty})
+			e.emitGuard(round, "Slice", []string{depShape, e.zero, e.zero, e.zero}, []string{empty})
 		} else {
-			e.emitGuard("Slice", []string{depShape}, []string{empty},
+			e.emitGuard(round, "Slice", []string{depShape}, []string{empty},
 				build.AttrInts("axes", 0), build.AttrInts("starts", 0), build.AttrInts("ends", 0))
 		}
 		e.guardEmpty, e.guardRound = empty, round
 	}
 	xShape := e.fresh(x + "_shape")
-	e.emitGuard("Shape", []string{x}, []string{xShape})
+	e.emitGuard(round, "Shape", []string{x}, []string{xShape})
 	target := e.fresh(x + "_guard_shape")
-	e.emitGuard("Concat", []string{xShape, e.guardEmpty}, []string{target}, build.AttrInt("axis", 0))
+	e.emitGuard(round, "Concat", []string{xShape, e.guardEmpty}, []string{target}, build.AttrInt("axis", 0))
 	out := e.fresh(x + "_guarded")
-	e.emitGuard("Reshape", []string{x, target}, []string{out})
+	e.emitGuard(round, "Reshape", []string{x, target}, []string{out})
 	e.alias[out] = x
 	e.report.Guards++
 	return out, true
@@ -54,8 +56,8 @@ func (e *emitter) guard(x, dep string, round int) (string, bool) {
 
 // emitGuard appends one guard node; its outputs hold shapes or aliases, so the
 // simulation counts them as zero bytes.
-func (e *emitter) emitGuard(opType string, inputs, outputs []string, attrs ...*onnxpb.AttributeProto) {
-	name := e.freshNode("recompute/guard/" + opType)
+func (e *emitter) emitGuard(round int, opType string, inputs, outputs []string, attrs ...*onnxpb.AttributeProto) {
+	name := e.freshNode("recompute/guard_rc" + strconv.Itoa(round) + "/" + opType)
 	e.nodes = append(e.nodes, &onnxpb.NodeProto{
 		OpType:    proto.String(opType),
 		Name:      proto.String(name),
