@@ -30,7 +30,8 @@ type Op struct {
 type Graph struct {
 	Values      []Value
 	Ops         []Op
-	ForwardCost float64 // sum of forward op costs
+	ForwardCost float64  // sum of forward op costs
+	Warnings    []string // e.g. values of unknown size (FromModel)
 
 	// bwdPrio, if set, orders backward ops among those ready to run
 	// (lower first); ParseCG sets it so backward runs in reverse forward
@@ -87,7 +88,8 @@ type index struct {
 	fwdProducer []int   // value -> forward op writing it, -1 if none
 	writers     [][]int // value -> all ops writing it
 	fwdOps      []int   // forward ops in topological order
-	bwdOps      []int   // backward ops in a valid order
+	bwdOps      []int   // backward ops in a valid order (the base order)
+	bwdASAP     []int   // backward ops, each as soon as its inputs exist
 	bwdRead     []bool  // value -> some backward op reads it
 }
 
@@ -121,7 +123,65 @@ func (g *Graph) index() (*index, error) {
 			ix.fwdOps = append(ix.fwdOps, o)
 		}
 	}
+	ix.bwdASAP = g.asapBackward(ix)
 	return ix, nil
+}
+
+// asapBackward orders the backward ops so that each runs as soon as the
+// values it reads exist (ties: base order). Training graphs often list
+// work that could free a gradient early at the very end (ONNX Runtime puts
+// every InPlaceAccumulator last, so every parameter gradient lives until
+// then); running it early shortens those lifetimes.
+func (g *Graph) asapBackward(ix *index) []int {
+	pos := make([]int, len(g.Ops))
+	for i, o := range ix.bwdOps {
+		pos[o] = i
+	}
+	indeg := make([]int, len(g.Ops))
+	succ := make([][]int, len(g.Ops))
+	for _, o := range ix.bwdOps {
+		seen := map[int]bool{}
+		for _, v := range g.Ops[o].Inputs {
+			if g.Values[v].Resident {
+				continue
+			}
+			for _, w := range ix.writers[v] {
+				if w != o && g.Ops[w].Backward && !seen[w] {
+					seen[w] = true
+					succ[w] = append(succ[w], o)
+					indeg[o]++
+				}
+			}
+		}
+	}
+	ready := make([]int, len(g.Ops))
+	h := &intHeap{less: func(a, b int) bool {
+		if ready[a] != ready[b] {
+			return ready[a] < ready[b]
+		}
+		return pos[a] < pos[b]
+	}}
+	for _, o := range ix.bwdOps {
+		if indeg[o] == 0 {
+			h.push(o)
+		}
+	}
+	out := make([]int, 0, len(ix.bwdOps))
+	for h.len() > 0 {
+		o := h.pop()
+		out = append(out, o)
+		for _, s := range succ[o] {
+			indeg[s]--
+			if indeg[s] == 0 {
+				ready[s] = len(out)
+				h.push(s)
+			}
+		}
+	}
+	if len(out) != len(ix.bwdOps) {
+		return ix.bwdOps // cannot happen: bwdOps is a valid order
+	}
+	return out
 }
 
 // baseOrder is the order of strategy none: forward ops in topological

@@ -101,21 +101,43 @@ type candidate struct {
 	rep       *Replayed
 }
 
-// try schedules and replays a lower-set sequence (family indexes of m, or
-// raw bitsets when m is nil) and records it.
+// try schedules and replays a lower-set sequence, once with the backward
+// ops in base order and once as soon as possible, records both and
+// returns the one with the lower peak.
 func (c *planCtx) try(seq []bitset, predicted int64) (*candidate, error) {
-	order, err := orderFor(c.g, c.ix, c.d, seq)
-	if err != nil {
-		return nil, err
+	var best *candidate
+	for k, bwd := range [][]int{c.ix.bwdOps, c.ix.bwdASAP} {
+		if k == 1 && equalInts(c.ix.bwdOps, c.ix.bwdASAP) {
+			break
+		}
+		order, err := orderFor(c.g, c.ix, c.d, seq, bwd)
+		if err != nil {
+			return nil, err
+		}
+		s := Liveness(c.g, order)
+		rep, err := Replay(c.g, s)
+		if err != nil {
+			return nil, fmt.Errorf("internal error: generated schedule does not replay: %w", err)
+		}
+		cand := &candidate{segments: len(seq), predicted: predicted, order: order, sched: s, rep: rep}
+		c.cands = append(c.cands, cand)
+		if best == nil || rep.PeakBytes < best.rep.PeakBytes {
+			best = cand
+		}
 	}
-	s := Liveness(c.g, order)
-	rep, err := Replay(c.g, s)
-	if err != nil {
-		return nil, fmt.Errorf("internal error: generated schedule does not replay: %w", err)
+	return best, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	cand := &candidate{segments: len(seq), predicted: predicted, order: order, sched: s, rep: rep}
-	c.cands = append(c.cands, cand)
-	return cand, nil
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Make plans recomputation for g. Every returned plan has been replayed.
@@ -289,11 +311,13 @@ func planChen(c *planCtx) error {
 		}
 	}
 	seq = append(seq, d.all)
-	_, err := c.try(seq, 0)
-	if err != nil {
+	if _, err := c.try(seq, 0); err != nil {
 		return err
 	}
-	c.cands[len(c.cands)-1].predicted = c.cands[len(c.cands)-1].rep.PeakBytes
+	// Chen has no memory model of its own: its prediction is the replay.
+	for _, x := range c.cands {
+		x.predicted = x.rep.PeakBytes
+	}
 	return nil
 }
 

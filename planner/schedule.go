@@ -10,13 +10,13 @@ import "fmt"
 //     DAG nodes, e.g. constants, first); at the end of each segment but the
 //     last, the segment's values that are not kept (boundary ∂(Li), not
 //     recomputable, graph outputs) are dropped;
-//   - backward: the backward ops in their base order; before each one, every
+//   - backward: the backward ops in the order bwd; before each one, every
 //     forward value it reads that was dropped is recomputed on demand (its
 //     producer's inputs first, recursively, down to kept values).
 //
 // Liveness then frees every value after its last use, so a recomputed value
 // lives only from its recompute to its last backward read.
-func orderFor(g *Graph, ix *index, d *dag, seq []bitset) ([]int, error) {
+func orderFor(g *Graph, ix *index, d *dag, seq []bitset, bwd []int) ([]int, error) {
 	segOf := make([]int, d.n)
 	for i := range segOf {
 		segOf[i] = -1
@@ -106,7 +106,7 @@ func orderFor(g *Graph, ix *index, d *dag, seq []bitset) ([]int, error) {
 		run(p)
 		return nil
 	}
-	for _, o := range ix.bwdOps {
+	for _, o := range bwd {
 		for _, v := range g.Ops[o].Inputs {
 			if err := ensure(v, 0); err != nil {
 				return nil, err

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/planner"
 	"github.com/spf13/pflag"
 )
@@ -145,7 +147,49 @@ func parseSize(s string) (int64, error) {
 }
 
 // onnxPlannerGraph loads an ONNX training graph and builds the planner
-// graph (onnx/ops inference and training split, then planner.FromModel).
+// graph: shape inference (--dim, --batch), the forward/backward split
+// (--loss), then planner.FromModel with --cost (default flops). The
+// warnings list unknown ops (planned as kept, never cloned) and values of
+// unknown size.
 func onnxPlannerGraph(path string, pf *plannerFlags) (*planner.Graph, []string, error) {
-	return nil, nil, fmt.Errorf("%s: planning ONNX models needs onnx/ops (not landed yet); use --cg", path)
+	m, err := onnx.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, warn, err := modelPlannerGraph(m, pf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, warn, nil
+}
+
+// modelPlannerGraph is onnxPlannerGraph for a model already in memory.
+func modelPlannerGraph(m *onnx.Model, pf *plannerFlags) (*planner.Graph, []string, error) {
+	dims, err := pf.dimMap()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := ops.Infer(m, ops.Options{Dims: dims, Batch: pf.batch})
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := ops.SplitTraining(m, nil, pf.loss)
+	if err != nil {
+		return nil, nil, err
+	}
+	cost := pf.cost
+	if cost == "" {
+		cost = "flops"
+	}
+	g, err := planner.FromModel(m, r, s, cost)
+	if err != nil {
+		return nil, nil, err
+	}
+	var warn []string
+	if len(r.Unknown) > 0 {
+		warn = append(warn, fmt.Sprintf("ops without a rule, kept and never cloned: %s", strings.Join(r.Unknown, ", ")))
+	}
+	warn = append(warn, r.Warnings...)
+	warn = append(warn, g.Warnings...)
+	return g, warn, nil
 }
