@@ -119,11 +119,13 @@ func construct(name string, opt Options) (n *net, _ Options, err error) {
 	n = newNet(name, opt)
 	defer func() {
 		if r := recover(); r != nil {
-			se, ok := r.(sizeError)
-			if !ok {
-				panic(r) // a bug in this package, not a bad input
+			// A sizeError is a bad input; anything else is a bug in this
+			// package, still returned as an error so no panic leaves it.
+			if se, ok := r.(sizeError); ok {
+				n, err = nil, fmt.Errorf("%s: %s", name, se.msg)
+			} else {
+				n, err = nil, fmt.Errorf("%s: internal error: %v", name, r)
 			}
-			n, err = nil, fmt.Errorf("%s: %s", name, se.msg)
 		}
 	}()
 	nw.build(n, opt)
