@@ -27,7 +27,7 @@
 //     scale 0.5 so that inference-mode activations stay moderate at depth.
 //   - Weights are seeded pseudo-random (splitmix64 per tensor, seeded from the
 //     tensor name): conv and hidden linear weights uniform with He variance
-//     2/fan_in, final classifiers 1/fan_in, biases uniform ±1/sqrt(3 fan_in),
+//     2/fan_in, final classifiers 1/fan_in, biases uniform ±1/sqrt(fan_in),
 //     BN and LayerNorm scale 1 and bias 0, GPT-2 weights uniform with std 0.02
 //     and zero biases. Bytes are written directly into raw_data, on all cores.
 //   - NoWeights keeps every float initializer with its name, type and dims,
@@ -37,6 +37,8 @@
 //     parameters and the planner the same resident bytes), but it cannot be
 //     run, and onnx.checker rejects it for the missing file; onnx.TensorBytes
 //     on such a tensor fails.
+//   - unet takes one input channel (grayscale, as in the original paper);
+//     the other image networks take three.
 //   - No Dropout anywhere (deterministic graphs; dropout has no parameters).
 //   - gpt2's LM head is tied to the token embedding "wte" (Gemm transB=1), so
 //     "wte" is read twice and its gradient has two terms. Its logits are
