@@ -1,7 +1,9 @@
 package onnx
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -23,14 +25,17 @@ type Model struct {
 func Load(path string) (*Model, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
+		return nil, fmt.Errorf("load %s: %w", path, unwrapPath(err))
 	}
 	if st.IsDir() {
 		return nil, fmt.Errorf("load %s: is a directory, not an .onnx file", path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
+		return nil, fmt.Errorf("load %s: %w", path, unwrapPath(err))
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("load %s: not an ONNX model: empty file", path)
 	}
 	m, err := decodeOwned(data)
 	if err != nil {
@@ -47,7 +52,7 @@ func Decode(data []byte) (*Model, error) {
 	}
 	mp := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(data, mp); err != nil {
-		return nil, fmt.Errorf("not an ONNX model (%v)", err)
+		return nil, fmt.Errorf("not an ONNX model: truncated or not protobuf (%v)", err)
 	}
 	if mp.Graph == nil {
 		return nil, fmt.Errorf("not an ONNX model: no graph")
@@ -79,4 +84,15 @@ func WriteFileAtomic(path string, data []byte) error {
 		_, err := f.Write(data)
 		return err
 	})
+}
+
+// unwrapPath drops the *fs.PathError wrapper (whose message repeats the
+// path) so that messages name the file once: "load m.onnx: no such file or
+// directory". errors.Is still sees the underlying error.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -313,3 +313,42 @@ func freeNames(g *onnxpb.GraphProto) []string {
 	}
 	return out
 }
+
+// ConstantNodes marks the nodes whose outputs are constants, in node index
+// order: Constant nodes, and deterministic default-domain nodes without
+// subgraphs whose inputs are all initializers or outputs of other constant
+// nodes (e.g. ConstantOfShape of a shape initializer, the way the ONNX
+// "light" zoo models carry their weights). A runtime folds them once; their
+// outputs are resident, not transient, memory.
+func (v *View) ConstantNodes() []bool {
+	nodes := v.G.GetNode()
+	isConst := make([]bool, len(nodes))
+	constVal := map[string]bool{}
+	for _, i := range v.Order {
+		n := nodes[i]
+		c := false
+		switch {
+		case n.GetDomain() != "" && n.GetDomain() != "ai.onnx":
+		case n.GetOpType() == "Constant":
+			c = true
+		case strings.HasPrefix(n.GetOpType(), "Random") || n.GetOpType() == "Multinomial" || n.GetOpType() == "Bernoulli" || hasSubgraph(n):
+		default:
+			c = len(n.Input) > 0
+			for _, in := range n.Input {
+				// An initializer also listed as a graph input (IR < 4) is
+				// a default a caller may override, but in practice a weight.
+				if in != "" && !v.Inits[in] && !constVal[in] {
+					c = false
+					break
+				}
+			}
+		}
+		if c {
+			isConst[i] = true
+			for _, o := range n.Output {
+				constVal[o] = true
+			}
+		}
+	}
+	return isConst
+}

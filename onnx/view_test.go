@@ -149,3 +149,18 @@ func TestViewSubgraphOuterRefs(t *testing.T) {
 		t.Errorf("OuterRefs = %v, want %v", got, want)
 	}
 }
+
+func TestConstantNodes(t *testing.T) {
+	g := graphOf("x", "shape", "y",
+		"K: -> k", // Constant (op type set below)
+		"S: shape -> w", "T: w,k -> w2", "A: x,w2 -> y", "R: shape -> r")
+	g.Node[0].OpType = proto.String("Constant")
+	g.Node[4].OpType = proto.String("RandomNormalLike")
+	v, err := NewView(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := v.ConstantNodes(), []bool{true, true, true, false, false}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ConstantNodes = %v, want %v", got, want)
+	}
+}

@@ -1,11 +1,564 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/onnx/ops"
+	"github.com/onnx-recompute/recompute/planner"
 )
 
-// runInspect is not written yet; the helper that owns this file replaces it.
+const inspectSynopsis = "MODEL [--json] [--dim NAME=N]... [--batch N] [--loss NAME]"
+
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	return errors.New("inspect: not implemented yet")
+	fs := newFlagSet("inspect", inspectSynopsis, stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	dims := fs.StringArray("dim", nil, "bind a symbolic dimension: NAME=N (repeatable)")
+	batch := fs.Int64("batch", 0, "leading dimension of every graph input whose leading dimension is symbolic")
+	loss := fs.String("loss", "", "name of the loss value of a training graph (default: found)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("inspect takes one MODEL argument, got %d (usage: recompute inspect %s)", fs.NArg(), inspectSynopsis)
+	}
+	opt, err := inferOptions(*dims, *batch)
+	if err != nil {
+		return err
+	}
+	path := fs.Arg(0)
+	m, err := onnx.Load(path)
+	if err != nil {
+		return err
+	}
+	rep, err := describe(m, opt, *loss)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	rep.File = path
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.writeText(stdout)
+	return nil
+}
+
+// inferOptions turns --dim NAME=N and --batch N into ops.Options.
+func inferOptions(dims []string, batch int64) (ops.Options, error) {
+	opt := ops.Options{Dims: map[string]int64{}, Batch: batch}
+	if batch < 0 {
+		return opt, usagef("--batch %d: must be positive", batch)
+	}
+	for _, d := range dims {
+		name, val, ok := strings.Cut(d, "=")
+		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
+		if !ok || strings.TrimSpace(name) == "" || err != nil || n <= 0 {
+			return opt, usagef("--dim %q: want NAME=N with N a positive integer", d)
+		}
+		opt.Dims[strings.TrimSpace(name)] = n
+	}
+	return opt, nil
+}
+
+// inspectReport is what inspect prints; the JSON form is its fields.
+// Every byte count says whether it is resident (graph inputs, initializers,
+// constants: present for the whole run) or transient (node outputs:
+// activations and gradients, live from their producer to their last reader).
+type inspectReport struct {
+	File       string       `json:"file"`
+	IRVersion  int64        `json:"ir_version"`
+	Producer   string       `json:"producer"`
+	Opsets     []opsetEntry `json:"opsets"`
+	Nodes      int          `json:"nodes"`
+	OpCounts   []opCount    `json:"op_counts"`
+	Parameters paramSummary `json:"parameters"`
+	Resident   residentSum  `json:"resident"`
+	// ExternalData lists the external weight files the model names; they
+	// are not read by inspect.
+	ExternalData []string        `json:"external_data,omitempty"`
+	Training     *trainingReport `json:"training,omitempty"`
+	// NotTraining says why the model is not treated as a training graph.
+	NotTraining string          `json:"not_training,omitempty"`
+	Transient   transientReport `json:"transient"`
+	Peak        peakReport      `json:"peak"`
+	Largest     []valueReport   `json:"largest_values"`
+	// OpsWithoutRules are "domain:OpType" names shape inference does not
+	// know; their outputs have unknown size.
+	OpsWithoutRules []string `json:"ops_without_rules"`
+	// UnboundDims are symbolic dimensions of graph inputs that neither
+	// --dim nor --batch bound; values depending on them have unknown size.
+	UnboundDims []string `json:"unbound_dims,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
+}
+
+type opsetEntry struct {
+	Domain  string `json:"domain"`
+	Version int64  `json:"version"`
+}
+
+type opCount struct {
+	Op    string `json:"op"`
+	Count int    `json:"count"`
+}
+
+type paramSummary struct {
+	Tensors     int   `json:"tensors"`
+	Elements    int64 `json:"elements"`
+	Bytes       int64 `json:"bytes"`
+	UnknownSize int   `json:"unknown_size"`
+	// Source lists where they were found: "initializers", "constant
+	// nodes", "graph inputs with gradients".
+	Source string `json:"source"`
+}
+
+type residentSum struct {
+	InputBytes       int64 `json:"input_bytes"`
+	Inputs           int   `json:"inputs"`
+	InitializerBytes int64 `json:"initializer_bytes"`
+	Initializers     int   `json:"initializers"`
+	ConstantBytes    int64 `json:"constant_bytes"`
+	Constants        int   `json:"constants"`
+	TotalBytes       int64 `json:"total_bytes"`
+	UnknownSize      int   `json:"unknown_size"`
+}
+
+type trainingReport struct {
+	Loss          []string `json:"loss"`
+	ForwardNodes  int      `json:"forward_nodes"`
+	BackwardNodes int      `json:"backward_nodes"`
+}
+
+type transientReport struct {
+	Values int   `json:"values"`
+	Bytes  int64 `json:"bytes"`
+	// ForwardBytes and BackwardBytes split Bytes for a training graph.
+	ForwardBytes  int64 `json:"forward_bytes,omitempty"`
+	BackwardBytes int64 `json:"backward_bytes,omitempty"`
+	UnknownSize   int   `json:"unknown_size"`
+}
+
+type peakReport struct {
+	// Order is "file" when the nodes run in file order, "topological" when
+	// the file is not topologically sorted and the stable order was used.
+	Order          string `json:"order"`
+	TransientBytes int64  `json:"transient_bytes"`
+	AtNode         int    `json:"at_node"` // node index in the file, -1 for an empty graph
+	AtNodeLabel    string `json:"at_node_label,omitempty"`
+	ResidentBytes  int64  `json:"resident_bytes"`
+	TotalBytes     int64  `json:"total_bytes"`
+}
+
+type valueReport struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Bytes    int64  `json:"bytes"`
+	Producer string `json:"producer"`
+	Phase    string `json:"phase,omitempty"` // forward|backward for a training graph
+}
+
+// describe computes the report for m.
+func describe(m *onnx.Model, opt ops.Options, loss string) (*inspectReport, error) {
+	mp := m.Proto
+	g := mp.GetGraph()
+	v, err := onnx.NewView(g)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ops.Infer(m, opt)
+	if err != nil {
+		return nil, err
+	}
+	rep := &inspectReport{
+		IRVersion:       mp.GetIrVersion(),
+		Producer:        strings.TrimSpace(mp.GetProducerName() + " " + mp.GetProducerVersion()),
+		Nodes:           len(g.GetNode()),
+		OpsWithoutRules: append([]string{}, r.Unknown...),
+		Warnings:        r.Warnings,
+		ExternalData:    m.ExternalFiles(),
+		Largest:         []valueReport{},
+		OpCounts:        []opCount{},
+		Opsets:          []opsetEntry{},
+	}
+	for _, o := range mp.GetOpsetImport() {
+		d := o.GetDomain()
+		if d == "" {
+			d = "ai.onnx"
+		}
+		rep.Opsets = append(rep.Opsets, opsetEntry{d, o.GetVersion()})
+	}
+	counts := map[string]int{}
+	for _, n := range g.GetNode() {
+		counts[opName(n)]++
+	}
+	for op, c := range counts {
+		rep.OpCounts = append(rep.OpCounts, opCount{op, c})
+	}
+	sort.Slice(rep.OpCounts, func(i, j int) bool {
+		a, b := rep.OpCounts[i], rep.OpCounts[j]
+		return a.Count > b.Count || a.Count == b.Count && a.Op < b.Op
+	})
+
+	split, serr := ops.SplitTraining(m, v, loss)
+	if serr != nil {
+		if loss != "" {
+			return nil, serr
+		}
+		rep.NotTraining = serr.Error()
+		split = nil
+	} else {
+		rep.Training = &trainingReport{Loss: split.Loss, ForwardNodes: split.NumForward, BackwardNodes: split.NumBackward}
+	}
+
+	size := func(name string) (int64, bool) {
+		t, ok := r.Values[name]
+		if !ok {
+			return 0, false
+		}
+		return t.Bytes()
+	}
+
+	// Resident values: graph inputs, initializers, constants.
+	constNode := v.ConstantNodes()
+	for _, in := range g.GetInput() {
+		if v.Inits[in.GetName()] {
+			continue // an initializer also listed as input (IR < 4)
+		}
+		rep.Resident.Inputs++
+		if b, ok := size(in.GetName()); ok {
+			rep.Resident.InputBytes += b
+		} else {
+			rep.Resident.UnknownSize++
+		}
+	}
+	for _, t := range g.GetInitializer() {
+		rep.Resident.Initializers++
+		if b, ok := size(t.GetName()); ok {
+			rep.Resident.InitializerBytes += b
+		} else {
+			rep.Resident.UnknownSize++
+		}
+	}
+	for i, n := range g.GetNode() {
+		if !constNode[i] {
+			continue
+		}
+		for _, o := range n.GetOutput() {
+			if o == "" {
+				continue
+			}
+			rep.Resident.Constants++
+			if b, ok := size(o); ok {
+				rep.Resident.ConstantBytes += b
+			} else {
+				rep.Resident.UnknownSize++
+			}
+		}
+	}
+	rep.Resident.TotalBytes = rep.Resident.InputBytes + rep.Resident.InitializerBytes + rep.Resident.ConstantBytes
+
+	rep.Parameters = parameters(g, v, r, constNode)
+	rep.UnboundDims = unboundDims(g, opt)
+
+	// Transient values: outputs of the other nodes.
+	type tv struct {
+		name  string
+		node  int
+		bytes int64
+	}
+	var trans []tv
+	for i, n := range g.GetNode() {
+		if constNode[i] {
+			continue
+		}
+		for _, o := range n.GetOutput() {
+			if o == "" {
+				continue
+			}
+			rep.Transient.Values++
+			b, ok := size(o)
+			if !ok {
+				rep.Transient.UnknownSize++
+				continue
+			}
+			rep.Transient.Bytes += b
+			if split != nil {
+				if split.Forward[i] {
+					rep.Transient.ForwardBytes += b
+				} else {
+					rep.Transient.BackwardBytes += b
+				}
+			}
+			trans = append(trans, tv{o, i, b})
+		}
+	}
+	sort.SliceStable(trans, func(i, j int) bool {
+		return trans[i].bytes > trans[j].bytes || trans[i].bytes == trans[j].bytes && trans[i].name < trans[j].name
+	})
+	for _, t := range trans[:min(10, len(trans))] {
+		vr := valueReport{Name: t.name, Type: r.Values[t.name].String(), Bytes: t.bytes, Producer: opName(g.GetNode()[t.node])}
+		if split != nil {
+			vr.Phase = "backward"
+			if split.Forward[t.node] {
+				vr.Phase = "forward"
+			}
+		}
+		rep.Largest = append(rep.Largest, vr)
+	}
+
+	rep.Peak = fileOrderPeak(g, v, constNode, size)
+	rep.Peak.ResidentBytes = rep.Resident.TotalBytes
+	rep.Peak.TotalBytes = rep.Peak.TransientBytes + rep.Peak.ResidentBytes
+	return rep, nil
+}
+
+// unboundDims lists the dim_params of graph inputs that opt does not bind,
+// sorted and unique.
+func unboundDims(g *onnxpb.GraphProto, opt ops.Options) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, in := range g.GetInput() {
+		for k, d := range in.GetType().GetTensorType().GetShape().GetDim() {
+			p := d.GetDimParam()
+			if p == "" || seen[p] || opt.Dims[p] > 0 || k == 0 && opt.Batch > 0 {
+				continue
+			}
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// opName is "OpType" for the default domain, "domain:OpType" otherwise.
+func opName(n *onnxpb.NodeProto) string {
+	if d := n.GetDomain(); d != "" && d != "ai.onnx" {
+		return d + ":" + n.GetOpType()
+	}
+	return n.GetOpType()
+}
+
+// parameters counts the trainable tensors: floating-point initializers of
+// rank >= 1, floating-point constant-node outputs of rank >= 1 (weights
+// carried as Constant or ConstantOfShape nodes), and graph inputs for which
+// the graph computes a gradient "<name>_grad" (the ONNX Runtime training
+// artifact convention, where parameters are inputs).
+func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, constNode []bool) paramSummary {
+	var p paramSummary
+	add := func(name string) {
+		p.Tensors++
+		t := r.Values[name]
+		n, ok1 := t.Elements()
+		b, ok2 := t.Bytes()
+		if !ok1 || !ok2 {
+			p.UnknownSize++
+			return
+		}
+		p.Elements += n
+		p.Bytes += b
+	}
+	weight := func(name string) bool {
+		t := r.Values[name]
+		switch t.Elem {
+		case onnxpb.TensorProto_FLOAT, onnxpb.TensorProto_FLOAT16, onnxpb.TensorProto_BFLOAT16, onnxpb.TensorProto_DOUBLE:
+			return t.Rank != 0 // a scalar is a constant, not a weight
+		}
+		return false
+	}
+	var fromInit, fromConst, fromInput bool
+	for _, t := range g.GetInitializer() {
+		if weight(t.GetName()) {
+			add(t.GetName())
+			fromInit = true
+		}
+	}
+	for i, n := range g.GetNode() {
+		if !constNode[i] {
+			continue
+		}
+		for _, o := range n.GetOutput() {
+			if o != "" && weight(o) {
+				add(o)
+				fromConst = true
+			}
+		}
+	}
+	for _, in := range g.GetInput() {
+		name := in.GetName()
+		if v.Inits[name] {
+			continue
+		}
+		if _, ok := v.Producer[name+"_grad"]; ok {
+			add(name)
+			fromInput = true
+		}
+	}
+	var src []string
+	if fromInit {
+		src = append(src, "initializers")
+	}
+	if fromConst {
+		src = append(src, "constant nodes")
+	}
+	if fromInput {
+		src = append(src, "graph inputs with gradients")
+	}
+	p.Source = orNone(strings.Join(src, ", "))
+	return p
+}
+
+// fileOrderPeak is the transient peak when the nodes run in file order (the
+// stable topological order if the file is not sorted), with DESIGN.md's
+// memory semantics: a value occupies its bytes from its producer until its
+// last consumer has run (graph outputs until the end); running a node needs
+// its inputs and outputs at once. Resident values are not counted.
+func fileOrderPeak(g *onnxpb.GraphProto, v *onnx.View, constNode []bool, size func(string) (int64, bool)) peakReport {
+	order := v.Order
+	p := peakReport{Order: "file", AtNode: -1}
+	for k, i := range order {
+		if k != i {
+			p.Order = "topological"
+			break
+		}
+	}
+	pos := make([]int, len(order))
+	for k, i := range order {
+		pos[i] = k
+	}
+	// delta[k] is added to the live total before step k runs.
+	delta := make([]int64, len(order)+1)
+	for i, n := range g.GetNode() {
+		if constNode[i] {
+			continue
+		}
+		for _, o := range n.GetOutput() {
+			if o == "" {
+				continue
+			}
+			b, ok := size(o)
+			if !ok || b == 0 {
+				continue
+			}
+			start, end := pos[i], pos[i]
+			for _, c := range v.Consumers[o] {
+				end = max(end, pos[c])
+			}
+			if v.Outputs[o] {
+				end = len(order) - 1
+			}
+			delta[start] += b
+			delta[end+1] -= b
+		}
+	}
+	var live int64
+	for k := range order {
+		live += delta[k]
+		if live > p.TransientBytes || p.AtNode < 0 {
+			p.TransientBytes = live
+			p.AtNode = order[k]
+		}
+	}
+	if p.AtNode >= 0 {
+		p.AtNodeLabel = onnx.NodeLabel(g, p.AtNode)
+	}
+	return p
+}
+
+// writeText prints the report for people.
+func (rep *inspectReport) writeText(w io.Writer) {
+	fmt.Fprintf(w, "model        %s\n", rep.File)
+	fmt.Fprintf(w, "ir version   %d\n", rep.IRVersion)
+	fmt.Fprintf(w, "producer     %s\n", orNone(rep.Producer))
+	var sets []string
+	for _, o := range rep.Opsets {
+		sets = append(sets, fmt.Sprintf("%s %d", o.Domain, o.Version))
+	}
+	fmt.Fprintf(w, "opsets       %s\n", orNone(strings.Join(sets, ", ")))
+	var oc []string
+	for _, c := range rep.OpCounts {
+		oc = append(oc, fmt.Sprintf("%s %d", c.Op, c.Count))
+	}
+	fmt.Fprintf(w, "nodes        %d: %s\n", rep.Nodes, orNone(strings.Join(oc, ", ")))
+	p := rep.Parameters
+	fmt.Fprintf(w, "parameters   %s in %d tensors, %s (%s)%s\n", groupDigits(p.Elements), p.Tensors, planner.HumanBytes(p.Bytes), p.Source, unknownNote(p.UnknownSize))
+	rs := rep.Resident
+	fmt.Fprintf(w, "resident     %s: graph inputs %s (%d), initializers %s (%d), constants %s (%d)%s\n",
+		planner.HumanBytes(rs.TotalBytes), planner.HumanBytes(rs.InputBytes), rs.Inputs, planner.HumanBytes(rs.InitializerBytes), rs.Initializers,
+		planner.HumanBytes(rs.ConstantBytes), rs.Constants, unknownNote(rs.UnknownSize))
+	if len(rep.ExternalData) > 0 {
+		fmt.Fprintf(w, "external     weights in %s (not read)\n", strings.Join(rep.ExternalData, ", "))
+	}
+	if t := rep.Training; t != nil {
+		fmt.Fprintf(w, "training     loss %s; forward %d nodes, backward %d nodes\n", strings.Join(t.Loss, ", "), t.ForwardNodes, t.BackwardNodes)
+	} else {
+		fmt.Fprintf(w, "training     no: %s\n", rep.NotTraining)
+	}
+	tr := rep.Transient
+	split := ""
+	if rep.Training != nil {
+		split = fmt.Sprintf(" (forward activations %s, backward %s)", planner.HumanBytes(tr.ForwardBytes), planner.HumanBytes(tr.BackwardBytes))
+	}
+	fmt.Fprintf(w, "transient    %s in %d node outputs%s%s\n", planner.HumanBytes(tr.Bytes), tr.Values, split, unknownNote(tr.UnknownSize))
+	pk := rep.Peak
+	at := ""
+	if pk.AtNode >= 0 {
+		at = " at " + pk.AtNodeLabel
+	}
+	fmt.Fprintf(w, "peak         transient %s%s, nodes in %s order; with resident %s\n", planner.HumanBytes(pk.TransientBytes), at, pk.Order, planner.HumanBytes(pk.TotalBytes))
+	fmt.Fprintf(w, "largest transient values:\n")
+	for _, l := range rep.Largest {
+		phase := ""
+		if l.Phase != "" {
+			phase = " " + l.Phase
+		}
+		fmt.Fprintf(w, "  %10s  %-28s %s (%s%s)\n", planner.HumanBytes(l.Bytes), l.Type, l.Name, l.Producer, phase)
+	}
+	if len(rep.Largest) == 0 {
+		fmt.Fprintf(w, "  none of known size\n")
+	}
+	fmt.Fprintf(w, "ops without shape rules: %s\n", orNone(strings.Join(rep.OpsWithoutRules, ", ")))
+	if len(rep.UnboundDims) > 0 {
+		fmt.Fprintf(w, "unbound symbolic dims: %s (bind with --dim NAME=N or --batch N)\n", strings.Join(rep.UnboundDims, ", "))
+	}
+	for _, wn := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func unknownNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d of unknown size not counted", n)
+}
+
+// groupDigits renders 1234567 as "1,234,567".
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if n < 0 {
+		return "-" + groupDigits(-n)
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
