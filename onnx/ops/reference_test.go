@@ -55,6 +55,9 @@ func requireOnnxPython(t testing.TB) {
 	}
 }
 
+// RefModel is one model's reference shapes.
+type RefModel = refModel
+
 type refModel struct {
 	Path   string                        `json:"path"`
 	Values map[string][2]json.RawMessage `json:"values"`
