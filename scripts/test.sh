@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The one test entry point: the same on a laptop, in CI (.ci/run) and in the
+# README. Checks formatting, vets, runs every package's tests, then fuzzes
+# the ONNX decoder for $FUZZTIME (default 30s).
+#
+# Tests that need data skip with a message when it is absent:
+#   ../shared/corpus (or $RECOMPUTE_CORPUS)          real ONNX files
+#   /usr/share/libonnx-testdata/data                 apt-get install libonnx-testdata
+#   /usr/bin/python3 with onnx                       apt-get install python3-onnx
+#   $ONNXRUNTIME_LIB                                 scripts/fetch-ort.sh (set here if it works)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt -l"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
+if [ -n "$unformatted" ]; then
+	echo "these files need gofmt -w:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+step "go vet ./..."
+go vet ./...
+
+if command -v staticcheck >/dev/null; then
+	step "staticcheck ./..."
+	staticcheck ./...
+fi
+
+if [ -z "${ONNXRUNTIME_LIB:-}" ] && [ -f scripts/fetch-ort.sh ]; then
+	if lib=$(sh scripts/fetch-ort.sh 2>/dev/null | tail -n 1) && [ -f "$lib" ]; then
+		export ONNXRUNTIME_LIB="$lib"
+	else
+		echo "note: scripts/fetch-ort.sh could not provide ONNX Runtime (needs npm); tests that run models in it will skip"
+	fi
+fi
+if [ -n "${ONNXRUNTIME_LIB:-}" ]; then echo "ONNXRUNTIME_LIB=$ONNXRUNTIME_LIB"; fi
+
+step "go test ./..."
+go test -timeout "${TEST_TIMEOUT:-15m}" ./...
+
+step "fuzz FuzzDecode for ${FUZZTIME:-30s}"
+go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${FUZZTIME:-30s}" ./onnx
+
+step "all checks passed"
