@@ -1,7 +1,3 @@
-//go:build ortmodels
-
-// The build tag keeps this file out until package ort is committed; see the report.
-
 package models
 
 import (
