@@ -28,25 +28,35 @@ func initORT(t *testing.T) {
 	}
 }
 
-// runForward saves m and runs it in ONNX Runtime on the given input.
-func runForward(t *testing.T, m *onnx.Model, in ort.Tensor) []float32 {
+// runForward saves m and runs it in ONNX Runtime (one session) on each
+// input in turn, returning the logits of each run.
+func runForward(t *testing.T, m *onnx.Model, inputs ...ort.Tensor) [][]float32 {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "m.onnx")
 	if err := m.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	outs, _, err := ort.Run(path, []ort.Tensor{in}, []string{"logits"}, ort.DefaultCheckOptions())
+	s, err := ort.NewSession(path, nil, []string{"logits"}, ort.DefaultCheckOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := outputDims(m); !slices.Equal(outs[0].Dims, want) {
-		t.Fatalf("ORT output dims %v, model declares %v", outs[0].Dims, want)
+	defer s.Close()
+	var res [][]float32
+	for _, in := range inputs {
+		outs, err := s.Run([]ort.Tensor{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := outputDims(m); !slices.Equal(outs[0].Dims, want) {
+			t.Fatalf("ORT output dims %v, model declares %v", outs[0].Dims, want)
+		}
+		v := make([]float32, len(outs[0].Data)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(outs[0].Data[4*i:]))
+		}
+		res = append(res, v)
 	}
-	v := make([]float32, len(outs[0].Data)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(outs[0].Data[4*i:]))
-	}
-	return v
+	return res
 }
 
 // imageInput is a deterministic uniform [-1, 1) NCHW input for m.
@@ -77,7 +87,7 @@ func TestForwardORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := runForward(t, m, imageInput(m, 7))
+			v := runForward(t, m, imageInput(m, 7))[0]
 			var maxAbs float64
 			for _, x := range v {
 				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
@@ -117,8 +127,8 @@ func TestGPT2Causal(t *testing.T) {
 		}
 		return ort.Tensor{Name: "input_ids", Elem: onnxpb.TensorProto_INT64, Dims: []int64{1, T}, Data: raw}
 	}
-	a := runForward(t, m, ids(42))
-	b := runForward(t, m, ids(31337))
+	res := runForward(t, m, ids(42), ids(31337))
+	a, b := res[0], res[1]
 	row := gptVocab
 	if !slices.Equal(a[:(T-1)*row], b[:(T-1)*row]) {
 		t.Error("changing the last token changed logits of earlier positions: mask is not causal")
