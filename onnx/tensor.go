@@ -41,7 +41,7 @@ func ElemBits(dt int32) (int, bool) {
 // 4-bit types round up to whole bytes), and false if dt has no fixed size.
 func DataBytes(dt int32, count int64) (int64, bool) {
 	bits, ok := ElemBits(dt)
-	if !ok || count < 0 {
+	if !ok || count < 0 || count > (math.MaxInt64-7)/int64(bits) {
 		return 0, false
 	}
 	return (count*int64(bits) + 7) / 8, true
@@ -137,6 +137,11 @@ func (m *Model) tensorBytes(t *onnxpb.TensorProto) ([]byte, error) {
 		}
 		return t.RawData, nil
 	}
+	// Check the typed data's size before allocating: dims come from the
+	// file and may claim far more than it holds.
+	if have := typedBytes(t, dt); have != want {
+		return nil, fmt.Errorf("typed data has %d bytes, %v %s needs %d", have, t.GetDims(), describeDT(dt), want)
+	}
 	out := make([]byte, 0, want)
 	switch dt {
 	case 1, 14: // FLOAT, COMPLEX64
@@ -184,6 +189,30 @@ func (m *Model) tensorBytes(t *onnxpb.TensorProto) ([]byte, error) {
 	return out, nil
 }
 
+// typedBytes is the size of t's data once the typed field that holds type
+// dt is converted to raw bytes.
+func typedBytes(t *onnxpb.TensorProto, dt int32) int64 {
+	switch dt {
+	case 1, 14:
+		return 4 * int64(len(t.FloatData))
+	case 11, 15:
+		return 8 * int64(len(t.DoubleData))
+	case 7:
+		return 8 * int64(len(t.Int64Data))
+	case 12:
+		return 4 * int64(len(t.Uint64Data))
+	case 13:
+		return 8 * int64(len(t.Uint64Data))
+	case 6:
+		return 4 * int64(len(t.Int32Data))
+	case 4, 5, 10, 16:
+		return 2 * int64(len(t.Int32Data))
+	case 2, 3, 9, 17, 18, 19, 20, 21, 22, 23:
+		return int64(len(t.Int32Data))
+	}
+	return -1
+}
+
 // readExternal reads want bytes of t's external data.
 func (m *Model) readExternal(t *onnxpb.TensorProto, want int64) ([]byte, error) {
 	ref, err := External(t)
@@ -209,6 +238,13 @@ func (m *Model) readExternal(t *onnxpb.TensorProto, want int64) ([]byte, error) 
 		return nil, fmt.Errorf("external data: %w", err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("external data: %w", err)
+	}
+	if ref.Offset > st.Size() || want > st.Size()-ref.Offset {
+		return nil, fmt.Errorf("external data %s: file too short for %d bytes at offset %d", path, want, ref.Offset)
+	}
 	buf := make([]byte, want)
 	if _, err := f.ReadAt(buf, ref.Offset); err != nil {
 		if errors.Is(err, io.EOF) {
