@@ -126,6 +126,9 @@ func (m *Model) tensorBytes(t *onnxpb.TensorProto) ([]byte, error) {
 	}
 	want, ok := DataBytes(dt, n)
 	if !ok {
+		if _, known := ElemBits(dt); known {
+			return nil, fmt.Errorf("byte size of %v %s overflows", t.GetDims(), describeDT(dt))
+		}
 		return nil, fmt.Errorf("unsupported data type %s", describeDT(dt))
 	}
 	if IsExternal(t) {

@@ -82,10 +82,15 @@ func TestTensorBytesErrors(t *testing.T) {
 	escape := tensor(onnxpb.TensorProto_FLOAT, 1)
 	escape.DataLocation = onnxpb.TensorProto_EXTERNAL.Enum()
 	escape.ExternalData = []*onnxpb.StringStringEntryProto{{Key: proto.String("location"), Value: proto.String("../../etc/passwd")}}
+	huge := tensor(onnxpb.TensorProto_FLOAT, 1<<40) // claims 4 TiB, holds 4 bytes
+	huge.FloatData = []float32{1}
+	overflow := tensor(onnxpb.TensorProto_DOUBLE, 1<<62)
 	for _, tt := range []struct {
 		name, want string
 		t          *onnxpb.TensorProto
 	}{
+		{"dims claim more than the data", "typed data has 4 bytes", huge},
+		{"byte size overflows", "overflows", overflow},
 		{"raw too short", "raw_data has 4 bytes", short},
 		{"typed too short", "typed data has 8 bytes", missingTyped},
 		{"string", "STRING", str},
