@@ -23,6 +23,8 @@ type InputOptions struct {
 	// Dims sizes symbolic dimensions (dim_param) by name; unnamed unknown
 	// dimensions and names not listed are 1.
 	Dims map[string]int64
+	// Batch sizes a symbolic leading dimension not named in Dims (0: 1).
+	Batch int64
 	// IntBounds gives integer inputs the range [0, bound). Inputs not listed
 	// get the bound RandomInputs infers (indices of Gather, labels of
 	// SoftmaxCrossEntropyLoss / NegativeLogLikelihoodLoss), else 0.
@@ -59,11 +61,13 @@ func RandomInputs(m *onnx.Model, opt InputOptions) ([]Tensor, error) {
 		if tt.Shape == nil {
 			return nil, fmt.Errorf("input %s: no declared shape; cannot make a random value", name)
 		}
-		for _, d := range tt.Shape.Dim {
+		for k, d := range tt.Shape.Dim {
 			n := int64(1)
 			switch {
 			case d.GetDimParam() != "" && opt.Dims[d.GetDimParam()] > 0:
 				n = opt.Dims[d.GetDimParam()]
+			case k == 0 && d.GetDimValue() <= 0 && opt.Batch > 0:
+				n = opt.Batch
 			case d.GetDimValue() > 0 || (d.Value != nil && d.GetDimParam() == ""):
 				n = d.GetDimValue()
 			}

@@ -1,11 +1,268 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"math"
+	"strconv"
+
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/ops"
+	"github.com/onnx-recompute/recompute/ort"
+	"github.com/onnx-recompute/recompute/planner"
 )
 
-// runVerify is not written yet; the helper that owns this file replaces it.
+// init serves ort.Measure: verify measures each model in a fresh copy of
+// this program, which must run the request and exit before main starts.
+func init() { ort.ServeChild() }
+
+const verifySynopsis = "ORIG REWRITTEN [--ort-lib PATH] [--inputs random|FILE] [--seed N] [--runs N] [--dim NAME=N]... [--batch N] [--optimize off|no-cse|all] [--json]"
+
+// verifyReport is what verify prints (text or --json).
+type verifyReport struct {
+	Original     string         `json:"original"`
+	Rewritten    string         `json:"rewritten"`
+	ORTVersion   string         `json:"ort_version"`
+	Session      string         `json:"session"`
+	Inputs       string         `json:"inputs"`
+	Outputs      []outputResult `json:"outputs"`
+	Identical    int            `json:"identical_outputs"`
+	Orig         runResult      `json:"original_run"`
+	Rewr         runResult      `json:"rewritten_run"`
+	PeakRatio    float64        `json:"peak_ratio"` // rewritten / original, measured
+	TimeRatio    float64        `json:"time_ratio"`
+	Clones       ort.CloneOrder `json:"clones"`
+	SimOrigBytes int64          `json:"simulated_original_peak_bytes,omitempty"` // from the rewritten model's metadata_props
+	SimRewrBytes int64          `json:"simulated_rewritten_peak_bytes,omitempty"`
+	Method       string         `json:"memory_method"`
+}
+
+type outputResult struct {
+	Name      string  `json:"name"`
+	Identical bool    `json:"identical"`
+	Problem   string  `json:"problem,omitempty"`
+	Differing int64   `json:"differing_elements,omitempty"`
+	Elements  int64   `json:"elements"`
+	MaxAbs    float64 `json:"max_abs_diff,omitempty"`
+	MaxRel    float64 `json:"max_rel_diff,omitempty"`
+}
+
+type runResult struct {
+	PeakBytes     int64     `json:"peak_bytes"`
+	Seconds       float64   `json:"seconds"`
+	RunPeakBytes  []int64   `json:"run_peak_bytes"`
+	RunSeconds    []float64 `json:"run_seconds"`
+	Deterministic bool      `json:"deterministic"`
+	Nodes         int       `json:"nodes_run"`
+}
+
 func runVerify(args []string, stdout, stderr io.Writer) error {
-	return errors.New("verify: not implemented yet")
+	fs := newFlagSet("verify", verifySynopsis, stderr)
+	libFlag := fs.String("ort-lib", "", "ONNX Runtime shared library (default: $"+ort.EnvLibrary+", else .ort/libonnxruntime.so.1 from scripts/fetch-ort.sh)")
+	inputs := fs.String("inputs", "random", "random, or a TensorProto .pb file / ONNX test-data directory (input_*.pb)")
+	seed := fs.Int64("seed", 1, "seed of the random inputs")
+	runs := fs.Int("runs", 3, "measured runs per model after one warm-up run (time and peak are medians)")
+	dims := fs.StringArray("dim", nil, "size of a symbolic input dimension for random inputs: NAME=N (repeatable)")
+	batch := fs.Int64("batch", 0, "size of a symbolic leading input dimension for random inputs")
+	optimize := fs.String("optimize", "off", "ORT graph optimisations: off, no-cse (all but common-subexpression elimination) or all (ORT's default; merges clones back)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usagef("verify takes ORIG and REWRITTEN, got %d arguments (usage: recompute verify %s)", fs.NArg(), verifySynopsis)
+	}
+	if *runs < 1 {
+		return usagef("--runs %d: want at least 1", *runs)
+	}
+	so := ort.DefaultCheckOptions()
+	switch *optimize {
+	case "off":
+	case "no-cse":
+		so.DisableAllOptimizations = false
+	case "all":
+		so.DisableAllOptimizations, so.DisableCSE = false, false
+	default:
+		return usagef("--optimize %q: want off, no-cse or all", *optimize)
+	}
+	so.Profile = true
+	iopt, err := inferOptions(*dims, *batch)
+	if err != nil {
+		return err
+	}
+	origPath, rewrPath := fs.Arg(0), fs.Arg(1)
+	orig, err := onnx.Load(origPath)
+	if err != nil {
+		return err
+	}
+	rewr, err := onnx.Load(rewrPath)
+	if err != nil {
+		return err
+	}
+	lib, err := ort.LibraryPath(*libFlag)
+	if err != nil {
+		return err
+	}
+	var in []ort.Tensor
+	inputsDesc := fmt.Sprintf("random, seed %d", *seed)
+	if *inputs == "random" {
+		in, err = ort.RandomInputs(orig, ort.InputOptions{Seed: *seed, Dims: iopt.Dims, Batch: iopt.Batch})
+		if err != nil {
+			return fmt.Errorf("%s: %w", origPath, err)
+		}
+	} else {
+		inputsDesc = *inputs
+		if in, err = ort.ReadInputs(*inputs, orig); err != nil {
+			return err
+		}
+	}
+	var outNames []string
+	for _, o := range orig.Proto.GetGraph().GetOutput() {
+		outNames = append(outNames, o.GetName())
+	}
+	rewrOut := map[string]bool{}
+	for _, o := range rewr.Proto.GetGraph().GetOutput() {
+		rewrOut[o.GetName()] = true
+	}
+	var missing []string
+	var common []string
+	for _, n := range outNames {
+		if rewrOut[n] {
+			common = append(common, n)
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	orig = nil // the children load their own copies
+
+	rep := verifyReport{Original: origPath, Rewritten: rewrPath, Session: so.String(), Inputs: inputsDesc}
+	mo := ort.MeasureOptions{Session: so, LibPath: lib, Runs: *runs}
+	oOut, oSt, err := ort.Measure(origPath, in, common, mo)
+	if err != nil {
+		return fmt.Errorf("original: %w", err)
+	}
+	rOut, rSt, err := ort.Measure(rewrPath, in, common, mo)
+	if err != nil {
+		return fmt.Errorf("rewritten: %w", err)
+	}
+	if err := ort.Init(lib); err == nil {
+		rep.ORTVersion = ort.Version()
+	}
+	for _, n := range missing {
+		rep.Outputs = append(rep.Outputs, outputResult{Name: n, Problem: "not an output of REWRITTEN"})
+	}
+	for i := range common {
+		d := ort.Compare(&oOut[i], &rOut[i])
+		r := outputResult{Name: common[i], Identical: d.Identical, Problem: d.Reason, Differing: d.Differing,
+			Elements: oOut[i].NumElements(), MaxAbs: d.MaxAbs, MaxRel: d.MaxRel}
+		if d.Identical {
+			rep.Identical++
+		}
+		rep.Outputs = append(rep.Outputs, r)
+	}
+	rep.Orig = runOf(oSt)
+	rep.Rewr = runOf(rSt)
+	rep.Method = rSt.Method
+	if rep.Orig.PeakBytes > 0 {
+		rep.PeakRatio = float64(rep.Rewr.PeakBytes) / float64(rep.Orig.PeakBytes)
+	}
+	if rep.Orig.Seconds > 0 {
+		rep.TimeRatio = rep.Rewr.Seconds / rep.Orig.Seconds
+	}
+	var forward []bool
+	if s, err := ops.SplitTraining(rewr, nil, ""); err == nil {
+		forward = s.Forward
+	}
+	rep.Clones = ort.AnalyzeClones(rewr.Proto.GetGraph(), rSt.NodeOrder, forward)
+	for _, kv := range rewr.Proto.GetMetadataProps() {
+		v, _ := strconv.ParseInt(kv.GetValue(), 10, 64)
+		switch kv.GetKey() {
+		case "recompute.original_peak_bytes":
+			rep.SimOrigBytes = v
+		case "recompute.simulated_peak_bytes":
+			rep.SimRewrBytes = v
+		}
+	}
+
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(&rep); err != nil {
+			return err
+		}
+	} else {
+		rep.writeText(stdout)
+	}
+	if bad := len(rep.Outputs) - rep.Identical; bad > 0 {
+		for _, o := range rep.Outputs {
+			if !o.Identical {
+				return fmt.Errorf("%d of %d outputs differ (first: %s: %s)", bad, len(rep.Outputs), o.Name, o.describe())
+			}
+		}
+	}
+	return nil
+}
+
+func runOf(s *ort.Stats) runResult {
+	return runResult{PeakBytes: s.PeakRSSGrowthBytes, Seconds: s.Seconds, RunPeakBytes: s.RunPeakBytes,
+		RunSeconds: s.RunSeconds, Deterministic: s.Deterministic, Nodes: len(s.NodeOrder)}
+}
+
+func (o outputResult) describe() string {
+	switch {
+	case o.Identical:
+		return "bit-identical"
+	case o.Problem != "":
+		return o.Problem
+	}
+	return fmt.Sprintf("%d of %d elements differ, max abs diff %.3g, max rel diff %.3g", o.Differing, o.Elements, o.MaxAbs, o.MaxRel)
+}
+
+func (r *verifyReport) writeText(w io.Writer) {
+	ver := r.ORTVersion
+	if ver == "" {
+		ver = "?"
+	}
+	fmt.Fprintf(w, "verify %s vs %s on ONNX Runtime %s\n", r.Original, r.Rewritten, ver)
+	fmt.Fprintf(w, "session: %s; inputs: %s\n", r.Session, r.Inputs)
+	fmt.Fprintf(w, "outputs: %d of %d bit-identical\n", r.Identical, len(r.Outputs))
+	for _, o := range r.Outputs {
+		if !o.Identical {
+			fmt.Fprintf(w, "  DIFFERS %s: %s\n", o.Name, o.describe())
+		}
+	}
+	fmt.Fprintf(w, "%-32s %14s %14s %8s\n", "", "original", "rewritten", "ratio")
+	fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", "measured peak (RSS growth)", planner.HumanBytes(r.Orig.PeakBytes), planner.HumanBytes(r.Rewr.PeakBytes), r.PeakRatio)
+	if r.SimOrigBytes > 0 && r.SimRewrBytes > 0 {
+		fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", "simulated transient peak", planner.HumanBytes(r.SimOrigBytes), planner.HumanBytes(r.SimRewrBytes),
+			float64(r.SimRewrBytes)/float64(r.SimOrigBytes))
+	}
+	fmt.Fprintf(w, "%-32s %13.3fs %13.3fs %8.3f\n", fmt.Sprintf("time (median of %d runs)", len(r.Orig.RunSeconds)), r.Orig.Seconds, r.Rewr.Seconds, r.TimeRatio)
+	fmt.Fprintf(w, "%-32s %14d %14d\n", "nodes run", r.Orig.Nodes, r.Rewr.Nodes)
+	if !r.Orig.Deterministic || !r.Rewr.Deterministic {
+		fmt.Fprintf(w, "warning: repeated runs gave different bytes (original deterministic: %v, rewritten: %v)\n", r.Orig.Deterministic, r.Rewr.Deterministic)
+	}
+	c := r.Clones
+	if c.Clones == 0 {
+		fmt.Fprintf(w, "clones: none found in %s (outputs named <value>_rc<k>)\n", r.Rewritten)
+	} else {
+		fwd := "forward part unknown"
+		if c.AfterForward >= 0 {
+			fwd = fmt.Sprintf("%d after the last forward op", c.AfterForward)
+		}
+		fmt.Fprintf(w, "clones: %d in the model, %d ran; %d after every other reader of their original, %s; gap to first reader: median %s, max %d nodes\n",
+			c.Clones, c.Ran, c.AfterReaders, fwd, trimFloat(c.MedianGap), c.MaxGap)
+		if len(c.EarlyExamples) > 0 {
+			fmt.Fprintf(w, "  ran too early (ORT's order; see docs/ORT.md for guards): %v\n", c.EarlyExamples)
+		}
+	}
+	fmt.Fprintf(w, "memory: %s\n", r.Method)
+}
+
+func trimFloat(f float64) string {
+	if f == math.Trunc(f) {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64)
 }
