@@ -2,19 +2,22 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/onnx-recompute/recompute/models"
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/planner"
 )
 
-const inspectSynopsis = "MODEL [--json] [--dim NAME=N]... [--batch N] [--loss NAME]"
+const inspectSynopsis = "MODEL [--json] [--dim NAME=N]... [--batch N] [--loss NAME]\n\nMODEL is an .onnx file or a built-in network name (its forward model, shapes only)."
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("inspect", inspectSynopsis, stderr)
@@ -26,14 +29,14 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("inspect takes one MODEL argument, got %d (usage: recompute inspect %s)", fs.NArg(), inspectSynopsis)
+		return usagef("inspect takes one MODEL argument, got %d (see recompute inspect --help)", fs.NArg())
 	}
 	opt, err := inferOptions(*dims, *batch)
 	if err != nil {
 		return err
 	}
 	path := fs.Arg(0)
-	m, err := onnx.Load(path)
+	m, err := inspectLoad(path, *batch)
 	if err != nil {
 		return err
 	}
@@ -49,6 +52,22 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	}
 	rep.writeText(stdout)
 	return nil
+}
+
+// inspectLoad loads the model file at path or, if there is no such file
+// and path names a built-in network, builds that network's forward model
+// (shapes only: its weights are references to an absent file).
+func inspectLoad(path string, batch int64) (*onnx.Model, error) {
+	m, err := onnx.Load(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return m, err
+	}
+	for _, name := range models.Names() {
+		if name == path {
+			return models.Build(name, models.Options{Batch: int(batch), NoWeights: true})
+		}
+	}
+	return nil, fmt.Errorf("%v (nor a built-in network: %s)", err, strings.Join(models.Names(), ", "))
 }
 
 // inferOptions turns --dim NAME=N and --batch N into ops.Options.

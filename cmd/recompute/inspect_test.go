@@ -229,3 +229,23 @@ func TestInspectPeakMatchesPlanner(t *testing.T) {
 		})
 	}
 }
+
+// A built-in network name inspects its forward model (shapes only).
+func TestInspectBuiltin(t *testing.T) {
+	code, stdout, stderr := mtRun("inspect", "--json", "--batch", "2", "resnet50")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep inspectReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Nodes == 0 || rep.Peak.TransientBytes <= 0 || len(rep.OpsWithoutRules) != 0 {
+		t.Errorf("resnet50: %d nodes, peak %d, ops without rules %v", rep.Nodes, rep.Peak.TransientBytes, rep.OpsWithoutRules)
+	}
+	// Torchvision's ResNet-50 has 25.56M trainable parameters; BatchNorm
+	// running statistics (also initializers) add about 53k.
+	if p := rep.Parameters.Elements; p < 25_500_000 || p > 25_700_000 {
+		t.Errorf("resnet50 parameters = %d, want about 25.6M", p)
+	}
+}
