@@ -12,10 +12,12 @@ import (
 
 // Options choose the loss.
 type Options struct {
-	// Loss is cross-entropy (default; SoftmaxCrossEntropyLoss over axis 1 of
-	// the first output with an int64 labels input), mse (mean squared error
+	// Loss is cross-entropy (SoftmaxCrossEntropyLoss over axis 1 of the
+	// first output with an int64 labels input), mse (mean squared error
 	// against a float input "target" shaped like the first output) or sum
-	// (the sum of the first output).
+	// (the sum of the first output). "" picks cross-entropy, or mse when the
+	// output has fewer than 2 classes on axis 1 (e.g. a one-channel
+	// segmentation map, where cross-entropy is identically 0).
 	Loss string
 	// Labels names the labels input of cross-entropy (default "labels").
 	Labels string
@@ -46,9 +48,6 @@ const LossName = "loss"
 func Build(m *onnx.Model, opt Options) (*onnx.Model, error) {
 	if m == nil || m.Proto == nil || m.Proto.Graph == nil {
 		return nil, fmt.Errorf("autodiff: no model")
-	}
-	if opt.Loss == "" {
-		opt.Loss = "cross-entropy"
 	}
 	if opt.Labels == "" {
 		opt.Labels = "labels"
@@ -119,6 +118,7 @@ type builder struct {
 	flatSoftmax map[*onnxpb.NodeProto]bool
 	bn          map[*onnxpb.NodeProto]bnSaved
 	dropRatio   map[*onnxpb.NodeProto]float64
+	lossKind    string
 }
 
 // info is the static type of a value.

@@ -20,6 +20,13 @@ func (b *builder) addLoss(opt Options) error {
 	if !isFloat(elem) {
 		return fmt.Errorf("autodiff: output %q is %v, not floating point; no loss", y, elem)
 	}
+	if opt.Loss == "" {
+		opt.Loss = "cross-entropy"
+		if len(dims) < 2 || dims[1] < 2 {
+			opt.Loss = "mse"
+		}
+	}
+	b.lossKind = opt.Loss
 	lossName := b.fresh(LossName)
 	b.loss = lossName
 	b.setShape(lossName, elem, []int64{})
