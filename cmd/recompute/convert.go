@@ -1,11 +1,249 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/planner"
 )
 
-// runConvert is not written yet; the helper that owns this file replaces it.
 func runConvert(args []string, stdout, stderr io.Writer) error {
-	return errors.New("convert: not implemented yet")
+	fset := newFlagSet("convert", "DIR -o OUTDIR [flags]\n\nRewrites every .onnx file under DIR (recursively) into the same place under OUTDIR.", stderr)
+	outDir := fset.StringP("output", "o", "", "write rewritten models under `OUTDIR` (required)")
+	jobs := fset.IntP("jobs", "j", min(runtime.NumCPU(), 4), "convert `N` files at once")
+	reportPath := fset.String("report", "", "also write the results as JSON to `FILE`")
+	f := addRewriteFlags(fset)
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	if fset.NArg() != 1 {
+		return usagef("want one DIR argument, got %d; see 'recompute convert --help'", fset.NArg())
+	}
+	if *outDir == "" {
+		return usagef("-o OUTDIR is required")
+	}
+	if *jobs < 1 {
+		return usagef("-j must be at least 1")
+	}
+	if _, _, err := f.planOptions(); err != nil {
+		return err
+	}
+	dir := fset.Arg(0)
+	files, err := convertList(dir, *outDir)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no .onnx files under %s", dir)
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+
+	results := make([]*rewriteResult, len(files))
+	prog := newConvertProgress(stdout, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range *jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = convertOne(dir, files[i], *outDir, f)
+				prog.done(results[i])
+			}
+		}()
+	}
+	for i := range files {
+		prog.start(files[i])
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	prog.finish()
+
+	failed := 0
+	for _, r := range results {
+		if r.Status != "ok" {
+			failed++
+		}
+	}
+	writeConvertTable(stdout, results)
+	if *reportPath != "" {
+		data, err := json.MarshalIndent(results, "", "  ")
+		if err == nil {
+			err = onnx.WriteFileAtomic(*reportPath, append(data, '\n'))
+		}
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files failed", failed, len(files))
+	}
+	return nil
+}
+
+// convertList lists the .onnx files under dir (relative, sorted), leaving out
+// outDir if it lies inside dir.
+func convertList(dir, outDir string) ([]string, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	outAbs, _ := filepath.Abs(outDir)
+	var files []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if abs, _ := filepath.Abs(path); abs == outAbs && path != dir {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.EqualFold(filepath.Ext(path), ".onnx") && d.Type().IsRegular() {
+			rel, err := filepath.Rel(dir, path)
+			if err != nil {
+				return err
+			}
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// convertOne rewrites dir/rel into outDir/rel; failures are recorded, never
+// fatal to the batch.
+func convertOne(dir, rel, outDir string, f *rewriteFlags) (res *rewriteResult) {
+	start := time.Now()
+	in, out := filepath.Join(dir, rel), filepath.Join(outDir, rel)
+	defer func() {
+		if p := recover(); p != nil { // a bug on one file must not end the batch
+			res = &rewriteResult{File: rel, Status: "failed", Error: fmt.Sprintf("internal error: %v", p)}
+		}
+		res.File = rel
+		res.Seconds = time.Since(start).Seconds()
+	}()
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return &rewriteResult{Status: "failed", Error: err.Error()}
+	}
+	r, err := rewriteFile(in, out, f)
+	if err != nil {
+		r.Status, r.Error = "failed", oneLine(err)
+	}
+	return r
+}
+
+// convertProgress shows a progress bar on a terminal and one line per file
+// otherwise.
+type convertProgress struct {
+	mu       sync.Mutex
+	w        io.Writer
+	tty      bool
+	total    int
+	finished int
+	failed   int
+	current  string
+}
+
+func newConvertProgress(w io.Writer, total int) *convertProgress {
+	p := &convertProgress{w: w, total: total}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *convertProgress) start(rel string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.current = rel
+	p.draw()
+}
+
+func (p *convertProgress) done(r *rewriteResult) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finished++
+	if r.Status != "ok" {
+		p.failed++
+	}
+	if p.tty {
+		if r.Status != "ok" { // keep failures visible above the bar
+			fmt.Fprintf(p.w, "\r\033[K%s: %s\n", r.File, r.Error)
+		}
+		p.draw()
+		return
+	}
+	if r.Status == "ok" {
+		fmt.Fprintf(p.w, "[%d/%d] ok      %s  peak %s -> %s (%s), %.2f s\n", p.finished, p.total, r.File,
+			planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes), rwFmtChange(r.Reduction), r.Seconds)
+	} else {
+		fmt.Fprintf(p.w, "[%d/%d] FAILED  %s: %s\n", p.finished, p.total, r.File, r.Error)
+	}
+}
+
+func (p *convertProgress) draw() {
+	if !p.tty {
+		return
+	}
+	const width = 30
+	filled := width * p.finished / p.total
+	name := p.current
+	if len(name) > 40 {
+		name = "…" + name[len(name)-39:]
+	}
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d  %d failed  %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled),
+		p.finished, p.total, p.failed, name)
+}
+
+func (p *convertProgress) finish() {
+	if p.tty {
+		p.current = ""
+		p.draw()
+		fmt.Fprintln(p.w)
+	}
+}
+
+// writeConvertTable prints the Markdown summary of a batch.
+func writeConvertTable(w io.Writer, results []*rewriteResult) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| file | nodes | peak before | peak after | reduction | overhead | seconds | status |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
+	ok := 0
+	var before, after int64
+	for _, r := range results {
+		if r.Status != "ok" {
+			fmt.Fprintf(w, "| %s | | | | | | %.2f | failed: %s |\n", r.File, r.Seconds, strings.ReplaceAll(r.Error, "|", "\\|"))
+			continue
+		}
+		ok++
+		before += r.BeforePeakBytes
+		after += r.PeakBytes
+		fmt.Fprintf(w, "| %s | %d → %d | %s | %s | %s | +%.1f%% | %.2f | ok |\n", r.File, r.NodesBefore, r.Nodes,
+			planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes), rwFmtChange(r.Reduction), 100*r.Overhead, r.Seconds)
+	}
+	fmt.Fprintf(w, "\n%d of %d converted; peaks are simulated transient bytes (activations and gradients) in file order.\n", ok, len(results))
 }

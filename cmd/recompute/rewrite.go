@@ -2,10 +2,362 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onnx-recompute/recompute/autodiff"
+	"github.com/onnx-recompute/recompute/models"
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/ops"
+	"github.com/onnx-recompute/recompute/planner"
+	"github.com/onnx-recompute/recompute/rewrite"
+	"github.com/spf13/pflag"
 )
 
-// runRewrite is not written yet; the helper that owns this file replaces it.
+// rewriteFlags are the flags rewrite and convert share: the planner flags
+// (planflags.go) and how to get and write a training graph.
+type rewriteFlags struct {
+	pf        *plannerFlags
+	fs        *pflag.FlagSet
+	size, seq int
+	grad      bool
+	lossKind  string
+	lossSet   bool // --grad-loss given explicitly
+	ortGuard  bool
+}
+
+func addRewriteFlags(fs *pflag.FlagSet) *rewriteFlags {
+	f := &rewriteFlags{pf: addPlannerFlags(fs), fs: fs}
+	fs.IntVar(&f.size, "size", 0, "input size (height = width) of a built-in image network (default: the paper's)")
+	fs.IntVar(&f.seq, "seq", 0, "sequence length of built-in gpt2 (default 1024)")
+	fs.BoolVar(&f.grad, "grad", false, "build the backward graph (autodiff) of a forward-only model first")
+	fs.StringVar(&f.lossKind, "grad-loss", "cross-entropy", "loss that --grad appends: "+strings.Join(autodiff.Losses, ", "))
+	fs.BoolVar(&f.ortGuard, "ort-guard", true, "tie each recompute round to the backward value computed before it, so ONNX Runtime cannot run clones early")
+	return f
+}
+
+// planOptions turns the flags into planner and inference options; a bad
+// value is a usage error.
+func (f *rewriteFlags) planOptions() (planner.Options, ops.Options, error) {
+	po, err := f.pf.options()
+	f.lossSet = f.fs.Changed("grad-loss")
+	if err != nil {
+		return po, ops.Options{}, err
+	}
+	dims, err := f.pf.dimMap()
+	if err != nil {
+		return po, ops.Options{}, err
+	}
+	if !slices.Contains(autodiff.Losses, f.lossKind) {
+		return po, ops.Options{}, usagef("--grad-loss %q: want one of %s", f.lossKind, strings.Join(autodiff.Losses, ", "))
+	}
+	return po, ops.Options{Dims: dims, Batch: f.pf.batch}, nil
+}
+
+// rwTraining is a training graph ready to plan.
+type rwTraining struct {
+	model *onnx.Model
+	what  string // how it was obtained, for the report
+	split *ops.Split
+}
+
+// rwLoadTraining returns the training graph named by arg: a file holding one,
+// a forward model file with f.grad, or a built-in network name.
+func rwLoadTraining(arg string, f *rewriteFlags) (*rwTraining, error) {
+	if _, err := os.Stat(arg); err != nil {
+		for _, name := range models.Names() {
+			if name == arg {
+				return rwBuildTraining(name, f)
+			}
+		}
+		return nil, fmt.Errorf("%s: no such file and not a built-in model (built-in: %s)", arg, strings.Join(models.Names(), ", "))
+	}
+	m, err := onnx.Load(arg)
+	if err != nil {
+		return nil, err
+	}
+	t := &rwTraining{model: m, what: "training graph"}
+	split, err := rwSplitTraining(m, f.pf.loss)
+	if err == nil {
+		t.split = split
+		return t, nil
+	}
+	if !f.grad {
+		return nil, fmt.Errorf("%s: %v (a forward-only model? pass --grad to build its backward graph)", arg, err)
+	}
+	tm, what, gerr := rwAutodiff(m, f)
+	if gerr != nil {
+		return nil, fmt.Errorf("%s: no backward part, and autodiff failed: %w", arg, gerr)
+	}
+	tm.Path = m.Path
+	t.model, t.what = tm, "forward model + "+what
+	if t.split, err = rwSplitTraining(tm, ""); err != nil {
+		return nil, fmt.Errorf("%s: after autodiff: %w", arg, err)
+	}
+	return t, nil
+}
+
+func rwBuildTraining(name string, f *rewriteFlags) (*rwTraining, error) {
+	fm, err := models.Build(name, models.Options{Batch: int(f.pf.batch), Size: f.size, Seq: f.seq})
+	if err != nil {
+		return nil, err
+	}
+	tm, what, err := rwAutodiff(fm, f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	t := &rwTraining{model: tm, what: "built-in " + strings.TrimPrefix(fm.Proto.GetDocString(), "recompute built-in ") + ", " + what}
+	if t.split, err = rwSplitTraining(tm, ""); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return t, nil
+}
+
+// rwAutodiff appends a loss and the backward graph to m. Unless the loss
+// was chosen with --grad-loss, a model whose first output cannot take
+// cross-entropy (an eval graph that already ends in a scalar loss, a
+// regression head) gets the sum loss instead, and the report says so.
+func rwAutodiff(m *onnx.Model, f *rewriteFlags) (*onnx.Model, string, error) {
+	tm, err := autodiff.Build(m, autodiff.Options{Loss: f.lossKind})
+	if err == nil {
+		return tm, "autodiff backward (" + f.lossKind + " loss)", nil
+	}
+	if f.lossSet || f.lossKind != "cross-entropy" {
+		return nil, "", fmt.Errorf("autodiff: %w", err)
+	}
+	tm, err2 := autodiff.Build(m, autodiff.Options{Loss: "sum"})
+	if err2 != nil {
+		return nil, "", fmt.Errorf("autodiff: %w", err)
+	}
+	return tm, "autodiff backward (sum loss: cross-entropy does not apply)", nil
+}
+
+func rwSplitTraining(m *onnx.Model, loss string) (*ops.Split, error) {
+	v, err := onnx.NewView(m.Proto.Graph)
+	if err != nil {
+		return nil, err
+	}
+	return ops.SplitTraining(m, v, loss)
+}
+
+// rewriteResult is the outcome of rewriting one model.
+type rewriteResult struct {
+	File            string   `json:"file"`
+	Out             string   `json:"out,omitempty"`
+	What            string   `json:"what,omitempty"`
+	NodesBefore     int      `json:"nodes_before"`
+	Nodes           int      `json:"nodes"`
+	Clones          int      `json:"clones"`
+	Guards          int      `json:"guards"`
+	BeforePeakBytes int64    `json:"peak_before_bytes"`
+	PeakBytes       int64    `json:"peak_after_bytes"`
+	PlannedPeak     int64    `json:"planned_peak_bytes"`
+	PredictedPeak   int64    `json:"predicted_peak_bytes"`
+	BudgetBytes     int64    `json:"budget_bytes,omitempty"`
+	Reduction       float64  `json:"reduction"`
+	OverheadCost    float64  `json:"overhead_flops"`
+	Overhead        float64  `json:"overhead"`
+	Strategy        string   `json:"strategy,omitempty"`
+	Note            string   `json:"note,omitempty"`
+	Warnings        []string `json:"warnings,omitempty"`
+	OutBytes        int64    `json:"out_bytes,omitempty"`
+	Seconds         float64  `json:"seconds"`
+	Status          string   `json:"status"`
+	Error           string   `json:"error,omitempty"`
+}
+
+// rewriteFile plans and rewrites the model named by in and writes it to out
+// atomically. Nothing is written on failure.
+func rewriteFile(in, out string, f *rewriteFlags) (*rewriteResult, error) {
+	start := time.Now()
+	res := &rewriteResult{File: in, Out: out}
+	po, io, err := f.planOptions()
+	if err != nil {
+		return res, err
+	}
+	t, err := rwLoadTraining(in, f)
+	if err != nil {
+		return res, err
+	}
+	res.What = t.what
+	inf, err := ops.Infer(t.model, io)
+	if err != nil {
+		return res, fmt.Errorf("%s: infer shapes: %w", in, err)
+	}
+	if len(inf.Unknown) > 0 {
+		res.Warnings = append(res.Warnings, "ops without a rule (kept, never cloned): "+strings.Join(inf.Unknown, ", "))
+	}
+	g, err := planner.FromModel(t.model, inf, t.split, f.pf.cost)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", in, err)
+	}
+	p, err := planner.Make(g, po)
+	if err != nil {
+		var ie *planner.InfeasibleError
+		if errors.As(err, &ie) {
+			return res, fmt.Errorf("%s: budget %s is below the smallest feasible transient peak %s (%d bytes); pass --budget %d or more",
+				in, planner.HumanBytes(ie.BudgetBytes), planner.HumanBytes(ie.MinBytes), ie.MinBytes, ie.MinBytes)
+		}
+		return res, fmt.Errorf("%s: plan: %w", in, err)
+	}
+	rm, rep, err := rewrite.Apply(t.model, g, p, rewrite.Options{ORTGuard: f.ortGuard, Version: version})
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", in, err)
+	}
+	res.NodesBefore, res.Nodes, res.Clones, res.Guards = rep.NodesBefore, rep.Nodes, rep.Clones, rep.Guards
+	res.BeforePeakBytes, res.PeakBytes = rep.BeforePeakBytes, rep.PeakBytes
+	res.PlannedPeak, res.PredictedPeak, res.BudgetBytes = rep.PlannedPeakBytes, rep.PredictedPeakBytes, p.BudgetBytes
+	res.OverheadCost, res.Overhead = rep.OverheadCost, rep.OverheadFrac()
+	res.Strategy, res.Note = p.Strategy+"/"+p.Objective, p.Note
+	if rep.BeforePeakBytes > 0 {
+		res.Reduction = 1 - float64(rep.PeakBytes)/float64(rep.BeforePeakBytes)
+	}
+	if rep.UnsizedValues > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d values have no known size; the simulated peak leaves them out", rep.UnsizedValues))
+	}
+	if p.BudgetBytes > 0 && rep.PeakBytes > p.BudgetBytes {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("simulated peak %s exceeds the budget %s", planner.HumanBytes(rep.PeakBytes), planner.HumanBytes(p.BudgetBytes)))
+	}
+	if ext := rwExternalData(t.model); ext != "" && t.model.Path != "" && !rwSameDir(t.model.Path, out) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("weights stay in the external file %s; copy it beside %s", ext, out))
+	}
+	if err := rm.Save(out); err != nil {
+		return res, err
+	}
+	if st, err := os.Stat(out); err == nil {
+		res.OutBytes = st.Size()
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.Status = "ok"
+	return res, nil
+}
+
+// rwExternalData names the first external data file m's initializers use, or "".
+func rwExternalData(m *onnx.Model) string {
+	for _, t := range m.Proto.Graph.Initializer {
+		if t.GetDataLocation() != 1 { // onnxpb.TensorProto_EXTERNAL
+			continue
+		}
+		for _, kv := range t.ExternalData {
+			if kv.GetKey() == "location" {
+				return kv.GetValue()
+			}
+		}
+	}
+	return ""
+}
+
+func rwSameDir(a, b string) bool {
+	da, err1 := filepath.Abs(filepath.Dir(a))
+	db, err2 := filepath.Abs(filepath.Dir(b))
+	return err1 == nil && err2 == nil && da == db
+}
+
+// rwSameFile reports whether paths a and b name the same file (also through
+// symlinks, relative paths or hard links); b need not exist.
+func rwSameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	if sb, err := os.Stat(b); err == nil {
+		return os.SameFile(sa, sb)
+	}
+	return false
+}
+
+// rwCheckWritable fails early if no file can be created in path's directory.
+func rwCheckWritable(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("output %s: %s is not a directory", path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("output %s is a directory", path)
+	}
+	f, err := os.CreateTemp(dir, ".recompute-probe-*")
+	if err != nil {
+		return fmt.Errorf("output %s: directory not writable: %w", path, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
 func runRewrite(args []string, stdout, stderr io.Writer) error {
-	return errors.New("rewrite: not implemented yet")
+	fs := newFlagSet("rewrite", "MODEL -o OUT [flags]\n\nMODEL is a training graph (.onnx), a forward model with --grad, or a built-in\nnetwork name ("+strings.Join(models.Names(), ", ")+").", stderr)
+	out := fs.StringP("output", "o", "", "write the rewritten model to `OUT` (required)")
+	f := addRewriteFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want one MODEL argument, got %d; see 'recompute rewrite --help'", fs.NArg())
+	}
+	if *out == "" {
+		return usagef("-o OUT is required")
+	}
+	in := fs.Arg(0)
+	if rwSameFile(in, *out) {
+		return fmt.Errorf("output %s is the input model; write to another file", *out)
+	}
+	if _, _, err := f.planOptions(); err != nil {
+		return err
+	}
+	if err := rwCheckWritable(*out); err != nil {
+		return err
+	}
+	res, err := rewriteFile(in, *out, f)
+	if err != nil {
+		return err
+	}
+	rwPrintRewrite(stdout, res)
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "recompute rewrite: warning: %s\n", w)
+	}
+	return nil
+}
+
+func rwPrintRewrite(w io.Writer, r *rewriteResult) {
+	fmt.Fprintf(w, "%s (%s) -> %s\n", r.File, r.What, r.Out)
+	fmt.Fprintf(w, "  strategy        %s", r.Strategy)
+	if r.BudgetBytes > 0 {
+		fmt.Fprintf(w, ", budget %s", planner.HumanBytes(r.BudgetBytes))
+	}
+	if r.Note != "" {
+		fmt.Fprintf(w, " (%s)", r.Note)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  nodes           %d -> %d (%d clones, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, r.Guards)
+	fmt.Fprintf(w, "  transient peak  %s -> %s (%s), simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes), rwFmtChange(r.Reduction))
+	fmt.Fprintf(w, "  planned peak    %s (schedule replay), DP estimate %s\n", planner.HumanBytes(r.PlannedPeak), planner.HumanBytes(r.PredictedPeak))
+	fmt.Fprintf(w, "  overhead        %s FLOPs recomputed, +%.1f%% of the forward pass\n", rwFmtCount(r.OverheadCost), 100*r.Overhead)
+	fmt.Fprintf(w, "  wrote           %s (%s) in %.2f s\n", r.Out, planner.HumanBytes(r.OutBytes), r.Seconds)
+}
+
+func rwFmtChange(reduction float64) string {
+	return fmt.Sprintf("%+.1f%%", -100*reduction)
+}
+
+func rwFmtCount(v float64) string {
+	switch {
+	case v >= 1e12:
+		return fmt.Sprintf("%.2f T", v/1e12)
+	case v >= 1e9:
+		return fmt.Sprintf("%.2f G", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f M", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2f k", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
 }
