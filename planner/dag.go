@@ -123,25 +123,51 @@ func discretise(g *Graph, d *dag) ([]int64, float64) {
 }
 
 // lowerSet is a member of the DP's family with the quantities that depend
-// on it alone.
+// on it alone, so that a transition L -> L' costs a few word operations.
 type lowerSet struct {
 	bits     bitset
 	size     int
+	mem      int64  // M(L)
 	boundary bitset // ∂(L): members some non-member reads
-	back     int64  // M(A) + M(B \ A): gradients flowing in and other inputs their consumers need
+	kept     bitset // members kept when L ends a segment: ∂(L) and never-recomputed nodes
+	// reach: members not kept that some backward op reads, or that reach
+	// such a member through members not kept. For L ⊂ L', R = reach(L') \ L
+	// is what the backward of segment L' \ L recomputes: a path upward from
+	// a node outside the lower set L never re-enters L.
+	reach bitset
+	back  int64 // M(A) + M(B \ A): gradients flowing in and other inputs their consumers need
 }
 
 func (d *dag) newLowerSet(b bitset) lowerSet {
-	ls := lowerSet{bits: b, size: b.count(), boundary: newBitset(d.n)}
+	ls := lowerSet{bits: b, size: b.count(), boundary: newBitset(d.n), kept: newBitset(d.n), reach: newBitset(d.n)}
 	a := newBitset(d.n)
 	b.each(func(v int) {
+		ls.mem += d.mem[v]
 		for _, w := range d.succ[v] {
 			if !b.has(w) {
 				ls.boundary.set(v)
 				a.set(w)
 			}
 		}
+		if d.kept[v] || ls.boundary.has(v) {
+			ls.kept.set(v)
+		}
 	})
+	for v := d.n - 1; v >= 0; v-- {
+		if !b.has(v) || ls.kept.has(v) {
+			continue
+		}
+		in := d.br[v]
+		for _, w := range d.succ[v] {
+			if in {
+				break
+			}
+			in = ls.reach.has(w)
+		}
+		if in {
+			ls.reach.set(v)
+		}
+	}
 	var back int64
 	bb := newBitset(d.n)
 	a.each(func(w int) {
@@ -155,6 +181,37 @@ func (d *dag) newLowerSet(b bitset) lowerSet {
 	})
 	ls.back = back
 	return ls
+}
+
+// weights sums per-node weights over a bitset with one table lookup per
+// byte.
+type weights [][256]int64
+
+func newWeights(w []int64) weights {
+	n := (len(w) + 7) / 8
+	t := make(weights, n)
+	for bi := 0; bi < n; bi++ {
+		for x := 0; x < 256; x++ {
+			var s int64
+			for k := 0; k < 8; k++ {
+				if x&(1<<k) != 0 && bi*8+k < len(w) {
+					s += w[bi*8+k]
+				}
+			}
+			t[bi][x] = s
+		}
+	}
+	return t
+}
+
+// word returns the weight of the members in word wi of a bitset.
+func (t weights) word(wi int, x uint64) int64 {
+	var s int64
+	for k := 0; x != 0 && wi*8+k < len(t); k++ {
+		s += t[wi*8+k][x&0xff]
+		x >>= 8
+	}
+	return s
 }
 
 // ancestorSets returns L_v = v and its ancestors for every node v.

@@ -1,15 +1,19 @@
 package planner
 
-import "sort"
+import (
+	"math"
+	"sort"
+)
 
 // edge is one DP transition L -> L' (family indexes), with the quantities
 // of PAPER.md §3–§4 refined by the explicit backward reads:
-//   - dm: bytes kept across the segment: ∂(L') ∩ V' plus values that are
-//     never recomputed (not recomputable, or graph outputs);
-//   - dt: recompute cost of R, the values of V' \ kept that some backward op
-//     reads, closed under in-segment predecessors that are not kept (a
-//     value nobody in the backward reads needs no recomputation); zero for
-//     the last segment, which the forward pass leaves live;
+//   - dm: bytes kept across the segment V' = L' \ L: ∂(L') ∩ V' plus values
+//     that are never recomputed (not recomputable, or graph outputs);
+//   - dt: recompute cost of R = reach(L') \ L, the values of V' that are not
+//     kept and that some backward op reads, closed under in-segment
+//     predecessors that are not kept (a value nobody in the backward reads
+//     needs no recomputation); zero for the last segment, which the forward
+//     pass leaves live;
 //   - peak: the segment's backward-time memory without the earlier kept
 //     bytes m: M(kept ∪ R) (M(V') for the last segment) + M(V') for the
 //     gradients + M(A) + M(B \ A).
@@ -22,8 +26,10 @@ type edge struct {
 type dpModel struct {
 	d     *dag
 	fam   []lowerSet
+	mem   weights
+	t     weights
+	tmax  int64    // total cost units: the largest possible overhead
 	cache [][]edge // per family index, sorted by peak; nil if not cached
-	inR   []bool   // scratch
 	// sizeEnd[s] is the first family index whose size exceeds s.
 	sizeEnd []int
 }
@@ -33,7 +39,10 @@ type dpModel struct {
 const maxCachedSets = 2500
 
 func newDPModel(d *dag, fam []lowerSet) *dpModel {
-	p := &dpModel{d: d, fam: fam, inR: make([]bool, d.n), sizeEnd: make([]int, d.n+2)}
+	p := &dpModel{d: d, fam: fam, mem: newWeights(d.mem), t: newWeights(d.t), sizeEnd: make([]int, d.n+2)}
+	for _, t := range d.t {
+		p.tmax += t
+	}
 	j := 0
 	for s := 0; s <= d.n+1; s++ {
 		for j < len(fam) && fam[j].size <= s {
@@ -44,7 +53,9 @@ func newDPModel(d *dag, fam []lowerSet) *dpModel {
 	if len(fam) <= maxCachedSets {
 		p.cache = make([][]edge, len(fam))
 		for i := range fam {
-			p.cache[i] = p.computeEdges(i, nil)
+			p.cache[i] = p.edges(i, nil)
+			e := p.cache[i]
+			sort.Slice(e, func(a, b int) bool { return e[a].peak < e[b].peak })
 		}
 	}
 	return p
@@ -52,108 +63,47 @@ func newDPModel(d *dag, fam []lowerSet) *dpModel {
 
 // pair computes the transition from family set i to family set j (i ⊊ j).
 func (p *dpModel) pair(i, j int) edge {
-	d := p.d
-	L, Lp := p.fam[i].bits, p.fam[j].bits
-	last := p.fam[j].size == d.n
-	var dm, dt, memR, memV int64
-	// Members of V' = L' \ L in descending (reverse topological) order.
-	for wi := len(Lp) - 1; wi >= 0; wi-- {
-		w := Lp[wi] &^ L[wi]
-		for w != 0 {
-			hb := 63 - leadingZeros64(w)
-			w &^= 1 << uint(hb)
-			v := wi<<6 + hb
-			memV += d.mem[v]
-			if d.kept[v] || p.fam[j].boundary.has(v) {
-				dm += d.mem[v]
-				continue
-			}
-			in := d.br[v]
-			if !in {
-				for _, s := range d.succ[v] {
-					if p.inR[s] {
-						in = true
-						break
-					}
-				}
-			}
-			if in {
-				p.inR[v] = true
-				memR += d.mem[v]
-				dt += d.t[v]
-			}
+	L, Lp := &p.fam[i], &p.fam[j]
+	memV := Lp.mem - L.mem
+	var dm, memR, dt int64
+	for w := range Lp.bits {
+		l := L.bits[w]
+		if k := Lp.kept[w] &^ l; k != 0 {
+			dm += p.mem.word(w, k)
 		}
-	}
-	// Reset scratch.
-	for wi := range Lp {
-		w := Lp[wi] &^ L[wi]
-		for w != 0 {
-			t := trailingZeros64(w)
-			w &= w - 1
-			p.inR[wi<<6+t] = false
+		if r := Lp.reach[w] &^ l; r != 0 {
+			memR += p.mem.word(w, r)
+			dt += p.t.word(w, r)
 		}
 	}
 	e := edge{to: int32(j), dm: dm}
-	if last {
-		e.peak = memV + memV + p.fam[j].back
+	if Lp.size == p.d.n {
+		e.peak = 2*memV + Lp.back
 	} else {
 		e.dt = dt
-		e.peak = dm + memR + memV + p.fam[j].back
+		e.peak = dm + memR + memV + Lp.back
 	}
 	return e
 }
 
-func (p *dpModel) computeEdges(i int, buf []edge) []edge {
+// edges appends every transition out of family set i to buf.
+func (p *dpModel) edges(i int, buf []edge) []edge {
 	buf = buf[:0]
-	Li := p.fam[i]
-	for j := p.sizeEnd[Li.size]; j < len(p.fam); j++ {
-		if Li.bits.subsetOf(p.fam[j].bits) {
+	Li := p.fam[i].bits
+	for j := p.sizeEnd[p.fam[i].size]; j < len(p.fam); j++ {
+		if Li.subsetOf(p.fam[j].bits) {
 			buf = append(buf, p.pair(i, j))
 		}
 	}
-	sort.Slice(buf, func(a, b int) bool { return buf[a].peak < buf[b].peak })
 	return buf
 }
 
-// frontEntry is one Pareto-optimal state (overhead, kept memory) at a
-// lower set, with the state it came from.
+// frontEntry is one Pareto-optimal state at a lower set: overhead t and
+// kept memory m, with the state it came from.
 type frontEntry struct {
-	key   int64 // t (time-centric) or -t (memory-centric): smaller is better
-	m     int64
+	t, m  int64
 	prev  int32 // family index of the previous lower set, -1 at ∅
-	pkey  int64 // key of the previous state
-	pathT int64
-}
-
-// insert adds (key, m) to a front kept sorted by key with m strictly
-// decreasing; it reports whether the entry survived.
-func insert(f []frontEntry, e frontEntry) ([]frontEntry, bool) {
-	pos := sort.Search(len(f), func(i int) bool { return f[i].key > e.key })
-	if pos > 0 && f[pos-1].m <= e.m {
-		return f, false
-	}
-	start := pos
-	if pos > 0 && f[pos-1].key == e.key {
-		start = pos - 1
-	}
-	end := pos
-	for end < len(f) && f[end].m >= e.m {
-		end++
-	}
-	// Replace f[start:end] by e.
-	if end-start == 1 {
-		f[start] = e
-		return f, true
-	}
-	if end == start {
-		f = append(f, frontEntry{})
-		copy(f[start+1:], f[start:])
-		f[start] = e
-		return f, true
-	}
-	f[start] = e
-	f = append(f[:start+1], f[end:]...)
-	return f, true
+	prevT int64 // t of the previous state
 }
 
 // dpResult is a lower-set sequence chosen by the DP.
@@ -167,58 +117,111 @@ type dpResult struct {
 // one) under internal budget B. memoryCentric picks the feasible sequence
 // with the most overhead (§6 MC), else the least (TC). ok is false when no
 // sequence fits B.
+//
+// The state is the paper's: per lower set and exact overhead t, the least
+// kept memory m, received in a dense array; when a set is expanded
+// (families are sorted by size, so every transition into it has been
+// relaxed) the array is reduced to its Pareto front — (t, m) dominated by a
+// state with no more memory and better overhead in the objective's
+// direction can never lead to a better answer. For TC, states whose
+// overhead exceeds the best complete sequence found so far are dropped.
 func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 	fam := p.fam
+	last := len(fam) - 1
+	width := p.tmax + 1
+	type recv struct {
+		m     []int64
+		prev  []int32
+		prevT []int64
+	}
+	inbox := make([]*recv, len(fam))
 	fronts := make([][]frontEntry, len(fam))
-	fronts[0] = []frontEntry{{key: 0, m: 0, prev: -1}}
+	get := func(j int) *recv {
+		r := inbox[j]
+		if r == nil {
+			r = &recv{m: make([]int64, width), prev: make([]int32, width), prevT: make([]int64, width)}
+			for t := range r.m {
+				r.m[t] = math.MaxInt64
+			}
+			inbox[j] = r
+		}
+		return r
+	}
+	ub := int64(math.MaxInt64) // TC: best overhead of a complete sequence so far
+	fronts[0] = []frontEntry{{t: 0, m: 0, prev: -1}}
 	var buf []edge
 	for i := range fam {
+		if i > 0 {
+			r := inbox[i]
+			if r == nil {
+				continue
+			}
+			fronts[i] = pareto(r.m, r.prev, r.prevT, memoryCentric)
+			inbox[i] = nil
+		}
+		if i == last {
+			break
+		}
 		f := fronts[i]
 		if len(f) == 0 {
 			continue
 		}
-		minM := f[len(f)-1].m
+		minM := f[0].m
+		for _, s := range f {
+			minM = min(minM, s.m)
+		}
 		var edges []edge
-		if p.cache != nil {
+		sorted := p.cache != nil
+		if sorted {
 			edges = p.cache[i]
 		} else {
-			buf = p.computeEdges(i, buf)
+			buf = p.edges(i, buf)
 			edges = buf
 		}
 		for _, e := range edges {
 			if minM+e.peak > B {
-				break
+				if sorted {
+					break
+				}
+				continue
 			}
+			r := get(int(e.to))
 			for _, s := range f {
 				if s.m+e.peak > B {
 					continue
 				}
-				t := s.pathT + e.dt
-				key := t
-				if memoryCentric {
-					key = -t
+				t := s.t + e.dt
+				if !memoryCentric && t > ub {
+					continue
 				}
-				fronts[e.to], _ = insert(fronts[e.to], frontEntry{key: key, m: s.m + e.dm, prev: int32(i), pkey: s.key, pathT: t})
+				m := s.m + e.dm
+				if m < r.m[t] {
+					r.m[t], r.prev[t], r.prevT[t] = m, int32(i), s.t
+					if !memoryCentric && int(e.to) == last && t < ub {
+						ub = t
+					}
+				}
 			}
 		}
-		if i != len(fam)-1 {
-			// Fronts of processed sets are needed only for reconstruction:
-			// keep them (they are small).
-		}
 	}
-	last := len(fam) - 1
-	if len(fronts[last]) == 0 {
+	f := fronts[last]
+	if len(f) == 0 {
 		return dpResult{}, false
 	}
-	best := fronts[last][0]
+	best := f[0]
+	for _, s := range f {
+		if (!memoryCentric && s.t < best.t) || (memoryCentric && s.t > best.t) {
+			best = s
+		}
+	}
 	var seq []int
-	cur, key := last, best.key
+	cur, e := last, best
 	for cur > 0 {
 		seq = append(seq, cur)
-		var e frontEntry
+		prev, pt := int(e.prev), e.prevT
 		found := false
-		for _, x := range fronts[cur] {
-			if x.key == key {
+		for _, x := range fronts[prev] {
+			if x.t == pt {
 				e, found = x, true
 				break
 			}
@@ -226,14 +229,36 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 		if !found {
 			return dpResult{}, false // cannot happen: fronts are final once expanded
 		}
-		cur, key = int(e.prev), e.pkey
+		cur = prev
 	}
 	for a, b := 0, len(seq)-1; a < b; a, b = a+1, b-1 {
 		seq[a], seq[b] = seq[b], seq[a]
 	}
-	res := dpResult{seq: seq, overhead: best.pathT}
-	res.predicted = p.predict(seq)
-	return res, true
+	return dpResult{seq: seq, overhead: best.t, predicted: p.predict(seq)}, true
+}
+
+// pareto reduces a dense t -> m array to the states not dominated in the
+// objective's direction: TC keeps (t, m) unless a smaller t has m no
+// larger; MC unless a larger t has m no larger.
+func pareto(m []int64, prev []int32, prevT []int64, memoryCentric bool) []frontEntry {
+	var f []frontEntry
+	best := int64(math.MaxInt64)
+	add := func(t int) {
+		if m[t] < best {
+			best = m[t]
+			f = append(f, frontEntry{t: int64(t), m: m[t], prev: prev[t], prevT: prevT[t]})
+		}
+	}
+	if memoryCentric {
+		for t := len(m) - 1; t >= 0; t-- {
+			add(t)
+		}
+	} else {
+		for t := range m {
+			add(t)
+		}
+	}
+	return f
 }
 
 // predict evaluates the DP's peak model on a sequence.

@@ -91,3 +91,80 @@ func randomGraph(rng *rand.Rand, n int, nonRecomputable bool) *Graph {
 	}
 	return g
 }
+
+// cgStyleGraph builds a training graph from forward edges in the cg style:
+// node i writes value a_i reading preds[i] (x if none); backward op i reads
+// g(a_i), its inputs and its output, and writes the gradients of its
+// inputs. The last node is the loss.
+func cgStyleGraph(preds [][]int, bytes func(i int) int64) *Graph {
+	n := len(preds)
+	g := &Graph{}
+	g.Values = append(g.Values, Value{Name: "x", Bytes: 1, Resident: true})
+	act := func(i int) int { return 1 + 2*i }
+	grad := func(i int) int { return 2 + 2*i }
+	for i := 0; i < n; i++ {
+		g.Values = append(g.Values, Value{Name: fmt.Sprintf("a%d", i), Bytes: bytes(i)}, Value{Name: fmt.Sprintf("grad(a%d)", i), Bytes: bytes(i)})
+	}
+	g.Values[act(n-1)].Output = true
+	for i := 0; i < n; i++ {
+		op := Op{Name: fmt.Sprintf("f%d", i), Type: "F", Outputs: []int{act(i)}, Cost: float64(1 + i%10), Recomputable: true}
+		if len(preds[i]) == 0 {
+			op.Inputs = []int{0}
+		}
+		for _, p := range preds[i] {
+			op.Inputs = append(op.Inputs, act(p))
+		}
+		if i == n-1 {
+			op.Outputs = append(op.Outputs, grad(i))
+		}
+		g.ForwardCost += op.Cost
+		g.Ops = append(g.Ops, op)
+	}
+	for i := n - 1; i >= 0; i-- {
+		op := Op{Name: fmt.Sprintf("b%d", i), Type: "B", Backward: true, Inputs: []int{grad(i), act(i)}}
+		for _, p := range preds[i] {
+			op.Inputs = append(op.Inputs, act(p))
+			op.Outputs = append(op.Outputs, grad(p))
+		}
+		g.Ops = append(g.Ops, op)
+	}
+	return g
+}
+
+// resnetLike is a chain of residual blocks (3 ops and an add each) with
+// n nodes in all.
+func resnetLike(n int) [][]int {
+	preds := make([][]int, n)
+	last := -1
+	for i := 0; i < n; i++ {
+		switch {
+		case i == 0:
+		case i%4 == 0 && last >= 0: // add: block input + block output
+			preds[i] = []int{i - 1, last}
+		default:
+			preds[i] = []int{i - 1}
+		}
+		if i%4 == 0 {
+			last = i
+		}
+	}
+	return preds
+}
+
+// parallelChains is k chains of length l from x joined by the loss:
+// (l+1)^k + 1 lower sets.
+func parallelChains(k, l int) [][]int {
+	var preds [][]int
+	var ends []int
+	for c := 0; c < k; c++ {
+		for j := 0; j < l; j++ {
+			if j == 0 {
+				preds = append(preds, nil)
+			} else {
+				preds = append(preds, []int{len(preds) - 1})
+			}
+		}
+		ends = append(ends, len(preds)-1)
+	}
+	return append(preds, ends)
+}
