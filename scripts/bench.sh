@@ -23,8 +23,13 @@ else
 fi
 
 mkdir -p "$out"
-# From scratch: remove what an earlier run wrote (bench's own files only).
-rm -f "$out/RESULTS.md" "$out/results.json" \
-	"$out"/*_tradeoff.png "$out"/*_tradeoff.svg "$out"/*_timeline.png "$out"/*_timeline.svg
+# From scratch: remove what the previous run wrote (the plots it listed in
+# results.json, then RESULTS.md and results.json), nothing else in $out.
+if [ -f "$out/results.json" ]; then
+	for f in $(grep -o '"[A-Za-z0-9_.-]*\.\(png\|svg\)"' "$out/results.json" | tr -d '"' | sort -u); do
+		rm -f "$out/$f"
+	done
+fi
+rm -f "$out/RESULTS.md" "$out/results.json"
 
 exec go run ./cmd/recompute bench --out "$out" "$@"

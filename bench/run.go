@@ -1,0 +1,390 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/onnx-recompute/recompute/autodiff"
+	"github.com/onnx-recompute/recompute/models"
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/ops"
+	"github.com/onnx-recompute/recompute/planner"
+)
+
+// Options says what to benchmark.
+type Options struct {
+	Models  []string // built-in network names; nil means every models.Names()
+	CGFiles []string // paper cg files
+	// Batch, Size and Seq override the paper's sizes for every built-in
+	// network (0 keeps the default of each network).
+	Batch, Size, Seq int
+	Budgets          []float64 // fractions of the none peak for the sweep
+	TCBudget         float64   // fraction of the none peak for the TC rows
+	Strategies       []string  // subset of none, chen, approx, exact (none always runs)
+	MaxLowerSets     int       // exact DP only when the lower sets fit
+	Quick            bool
+	TimelinePoints   int       // per curve, after downsampling
+	Progress         io.Writer // progress lines; nil discards
+	Command          string    // recorded in RESULTS.md
+}
+
+// DefaultBudgets is the sweep of the curves: 30% to 100% of the none peak in
+// steps of 5%.
+func DefaultBudgets() []float64 {
+	var b []float64
+	for p := 30; p <= 100; p += 5 {
+		b = append(b, float64(p)/100)
+	}
+	return b
+}
+
+// QuickBudgets is the sweep --quick uses.
+func QuickBudgets() []float64 { return []float64{0.3, 0.4, 0.5, 0.7, 1} }
+
+// DefaultSizes returns the paper's sizes for a built-in network.
+func DefaultSizes(name string) (batch, size, seq int) {
+	s := paperDefaults[name]
+	return s.Batch, s.Size, s.Seq
+}
+
+// Run benchmarks every requested network and returns the results; a network
+// that fails is recorded with its error and the run goes on.
+func Run(opt Options) (*Results, error) {
+	start := time.Now()
+	if opt.Progress == nil {
+		opt.Progress = io.Discard
+	}
+	if opt.Budgets == nil {
+		opt.Budgets = DefaultBudgets()
+	}
+	if opt.TCBudget == 0 {
+		opt.TCBudget = 0.5
+	}
+	if opt.Strategies == nil {
+		opt.Strategies = []string{"none", "chen", "approx", "exact"}
+	}
+	if opt.TimelinePoints == 0 {
+		opt.TimelinePoints = 1500
+	}
+	for _, s := range opt.Strategies {
+		switch s {
+		case "none", "chen", "approx", "exact":
+		default:
+			return nil, fmt.Errorf("unknown strategy %q (want none, chen, approx or exact)", s)
+		}
+	}
+	names := opt.Models
+	if names == nil {
+		names = models.Names()
+	}
+	res := &Results{
+		Machine: DetectMachine(start),
+		Config: Config{Budgets: opt.Budgets, TCBudget: opt.TCBudget, Strategies: opt.Strategies,
+			MaxLowerSets: opt.MaxLowerSets, Quick: opt.Quick, Command: opt.Command},
+	}
+	for _, name := range names {
+		n := &Network{Name: name, Source: "built-in", CostUnit: "FLOPs", Paper: paperFor(name)}
+		n.Batch, n.Size, n.Seq = DefaultSizes(name)
+		if opt.Batch > 0 {
+			n.Batch = opt.Batch
+		}
+		if opt.Size > 0 {
+			n.Size = opt.Size
+		}
+		if opt.Seq > 0 {
+			n.Seq = opt.Seq
+		}
+		t0 := time.Now()
+		g, err := builtinGraph(n)
+		n.BuildSeconds = time.Since(t0).Seconds()
+		benchGraph(n, g, err, opt)
+		res.Networks = append(res.Networks, n)
+	}
+	for _, path := range opt.CGFiles {
+		base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		n := &Network{Name: base, Source: filepath.Base(path), CostUnit: "paper units", Paper: paperFor(base)}
+		t0 := time.Now()
+		g, err := cgGraph(path)
+		n.BuildSeconds = time.Since(t0).Seconds()
+		benchGraph(n, g, err, opt)
+		res.Networks = append(res.Networks, n)
+	}
+	res.TotalSeconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// builtinGraph builds a network's training graph without weights (shapes
+// only) and turns it into the planner's graph.
+func builtinGraph(n *Network) (*planner.Graph, error) {
+	fwd, err := models.Build(n.Name, models.Options{Batch: n.Batch, Size: n.Size, Seq: n.Seq, NoWeights: true})
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", n.Name, err)
+	}
+	m, err := autodiff.Build(fwd, autodiff.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("autodiff %s: %w", n.Name, err)
+	}
+	return modelGraph(m)
+}
+
+// modelGraph is the inspect/plan path: inference, training split, planner graph.
+func modelGraph(m *onnx.Model) (*planner.Graph, error) {
+	r, err := ops.Infer(m, ops.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	v, err := onnx.NewView(m.Proto.GetGraph())
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	s, err := ops.SplitTraining(m, v, "")
+	if err != nil {
+		return nil, fmt.Errorf("split: %w", err)
+	}
+	g, err := planner.FromModel(m, r, s, "flops")
+	if err != nil {
+		return nil, fmt.Errorf("planner graph: %w", err)
+	}
+	return g, nil
+}
+
+func cgGraph(path string) (*planner.Graph, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	g, err := planner.ParseCG(f)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return g, nil
+}
+
+func (o Options) has(strategy string) bool {
+	for _, s := range o.Strategies {
+		if s == strategy {
+			return true
+		}
+	}
+	return false
+}
+
+// benchGraph fills n from its graph: the main rows, the sweep, the timeline
+// and the verdict against the paper.
+func benchGraph(n *Network, g *planner.Graph, err error, opt Options) {
+	defer Judge(n)
+	say := func(format string, a ...any) {
+		fmt.Fprintf(opt.Progress, "bench: %s: %s\n", n.Name, fmt.Sprintf(format, a...))
+	}
+	if err != nil {
+		n.Err = err.Error()
+		say("failed: %v", err)
+		return
+	}
+	n.Ops, n.Values, n.ForwardCost = len(g.Ops), len(g.Values), g.ForwardCost
+	for _, op := range g.Ops {
+		if !op.Backward {
+			n.ForwardOps++
+		}
+	}
+	n.FloorBytes = FloorBytes(g)
+	say("graph: %d ops (%d forward), %d values, built in %.1fs", n.Ops, n.ForwardOps, n.Values, n.BuildSeconds)
+
+	nonePlan, err := planner.Make(g, planner.Options{Strategy: "none"})
+	if err != nil {
+		n.Err = fmt.Sprintf("strategy none: %v", err)
+		say("failed: %s", n.Err)
+		return
+	}
+	n.NonePeakBytes = nonePlan.PeakBytes
+	n.Rows = append(n.Rows, rowFrom("none", nonePlan, nonePlan.Seconds, n.NonePeakBytes))
+	say("none: peak %s", fmtBytes(n.NonePeakBytes))
+
+	plans := map[string]*planner.Plan{}
+	type spec struct {
+		label, strategy, objective string
+		frac                       float64
+	}
+	var specs []spec
+	if opt.has("chen") {
+		specs = append(specs, spec{"chen", "chen", "", 0})
+	}
+	for _, s := range []string{"approx", "exact"} {
+		if opt.has(s) {
+			specs = append(specs, spec{s + " TC", s, "time", opt.TCBudget}, spec{s + " MC", s, "memory", 0})
+		}
+	}
+	exactSkip := ""
+	for _, sp := range specs {
+		if sp.strategy == "exact" && exactSkip != "" {
+			n.Rows = append(n.Rows, Row{Label: sp.label, Strategy: sp.strategy, Objective: sp.objective, Skipped: exactSkip})
+			continue
+		}
+		o := planner.Options{Strategy: sp.strategy, Objective: sp.objective, BudgetFrac: sp.frac, MaxLowerSets: opt.MaxLowerSets}
+		t0 := time.Now()
+		p, err := planner.Make(g, o)
+		secs := time.Since(t0).Seconds()
+		if err != nil {
+			row := Row{Label: sp.label, Strategy: sp.strategy, Objective: sp.objective, Seconds: secs}
+			if sp.frac > 0 {
+				row.BudgetBytes = int64(sp.frac * float64(n.NonePeakBytes))
+			}
+			if skip := lowerSetSkip(err); skip != "" && sp.strategy == "exact" {
+				exactSkip, row.Skipped = skip, skip
+				say("%s: %s", sp.label, skip)
+			} else {
+				row.Err = shortErr(err)
+				say("%s: %v", sp.label, err)
+			}
+			n.Rows = append(n.Rows, row)
+			continue
+		}
+		plans[sp.label] = p
+		row := rowFrom(sp.label, p, secs, n.NonePeakBytes)
+		n.Rows = append(n.Rows, row)
+		say("%s: peak %s (−%.1f%%), overhead +%.1f%%, %d segments, %.2fs", sp.label, fmtBytes(row.PeakBytes), row.Reduction, row.Overhead, row.Segments, secs)
+	}
+
+	// The sweep: every DP strategy and objective at every budget.
+	for _, sp := range specs {
+		if sp.strategy == "chen" || (sp.strategy == "exact" && exactSkip != "") {
+			continue
+		}
+		c := Curve{Label: sp.label}
+		t0 := time.Now()
+		for _, f := range opt.Budgets {
+			pt := Point{BudgetFrac: f, BudgetBytes: int64(f * float64(n.NonePeakBytes))}
+			t1 := time.Now()
+			p, err := planner.Make(g, planner.Options{Strategy: sp.strategy, Objective: sp.objective, BudgetFrac: f, MaxLowerSets: opt.MaxLowerSets})
+			pt.Seconds = time.Since(t1).Seconds()
+			var inf *planner.InfeasibleError
+			switch {
+			case errors.As(err, &inf):
+				pt.Infeasible = true
+			case err != nil:
+				pt.Err = shortErr(err)
+			default:
+				pt.PeakBytes = p.PeakBytes
+				pt.Overhead = pct(p.OverheadCost, p.ForwardCost)
+			}
+			c.Points = append(c.Points, pt)
+		}
+		n.Sweep = append(n.Sweep, c)
+		say("sweep %s: %d budgets in %.1fs", sp.label, len(opt.Budgets), time.Since(t0).Seconds())
+	}
+
+	// Timeline: none against the minimum-memory plan.
+	if best, ok := n.MinMemory(); ok {
+		if p := plans[best.Label]; p != nil {
+			before, err1 := planner.Replay(g, nonePlan.Schedule)
+			after, err2 := planner.Replay(g, p.Schedule)
+			if err1 == nil && err2 == nil {
+				n.Timeline = &Timeline{AfterLabel: best.Label, NoneSteps: len(before.Timeline), AfterSteps: len(after.Timeline),
+					None: Downsample(before.Timeline, opt.TimelinePoints), After: Downsample(after.Timeline, opt.TimelinePoints)}
+			} else {
+				n.Notes = append(n.Notes, fmt.Sprintf("timeline not drawn: %v %v", err1, err2))
+			}
+		}
+	}
+}
+
+func pct(part, whole float64) float64 {
+	if whole <= 0 {
+		return 0
+	}
+	return 100 * part / whole
+}
+
+func rowFrom(label string, p *planner.Plan, secs float64, none int64) Row {
+	r := Row{
+		Label: label, Strategy: p.Strategy, Objective: p.Objective, BudgetBytes: p.BudgetBytes,
+		PeakBytes: p.PeakBytes, Predicted: p.PredictedPeakBytes,
+		Overhead: pct(p.OverheadCost, p.ForwardCost), Cost: p.OverheadCost,
+		Segments: p.Segments, Recomputed: len(p.Recomputed), Seconds: secs, Note: p.Note,
+	}
+	if label == "none" || label == "chen" {
+		r.Objective = ""
+	}
+	if none > 0 {
+		r.Reduction = 100 * (1 - float64(p.PeakBytes)/float64(none))
+	}
+	return r
+}
+
+// lowerSetSkip recognises the planner's "too many lower sets" refusal and
+// turns it into the table's "n/a (N lower sets)".
+func lowerSetSkip(err error) string {
+	var tm *planner.TooManyLowerSetsError
+	if !errors.As(err, &tm) {
+		return ""
+	}
+	n := fmt.Sprint(tm.Count)
+	if tm.AtLeast {
+		n = "> " + n
+	}
+	return fmt.Sprintf("n/a (%s lower sets)", n)
+}
+
+func shortErr(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}
+
+// FloorBytes is the largest working set of a single op: its non-resident
+// inputs and outputs, counted once each. Every schedule runs every backward
+// op, so none can peak below the largest backward one; forward ops count too.
+func FloorBytes(g *planner.Graph) int64 {
+	var floor int64
+	seen := map[int]bool{}
+	for _, op := range g.Ops {
+		clear(seen)
+		var b int64
+		for _, list := range [][]int{op.Inputs, op.Outputs} {
+			for _, v := range list {
+				if !seen[v] && !g.Values[v].Resident {
+					seen[v] = true
+					b += g.Values[v].Bytes
+				}
+			}
+		}
+		floor = max(floor, b)
+	}
+	return floor
+}
+
+// Write saves RESULTS.md, results.json and the plots in dir.
+func Write(dir string, r *Results) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("bench output: %w", err)
+	}
+	for _, n := range r.Networks {
+		if n.Err != "" {
+			continue
+		}
+		names, err := WritePlots(dir, n)
+		n.Plots = names
+		if err != nil {
+			return fmt.Errorf("plots for %s: %w", n.Name, err)
+		}
+	}
+	var md, js strings.Builder
+	if err := WriteMarkdown(&md, r); err != nil {
+		return err
+	}
+	if err := WriteJSON(&js, r); err != nil {
+		return err
+	}
+	if err := onnx.WriteFileAtomic(filepath.Join(dir, "RESULTS.md"), []byte(md.String())); err != nil {
+		return err
+	}
+	return onnx.WriteFileAtomic(filepath.Join(dir, "results.json"), []byte(js.String()))
+}
