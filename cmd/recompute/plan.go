@@ -158,7 +158,7 @@ func newPlanReport(source string, g *planner.Graph, p *planner.Plan) *planReport
 }
 
 func (r *planReport) writeText(w io.Writer) {
-	mib := func(n int64) string { return fmt.Sprintf("%d bytes (%s)", n, planner.HumanBytes(n)) }
+	mib := func(n int64) string { return fmt.Sprintf("%d bytes (%.1f MiB)", n, float64(n)/(1<<20)) }
 	fmt.Fprintf(w, "plan for %s\n", r.Source)
 	fmt.Fprintf(w, "  strategy %s, objective %s", r.Strategy, r.Objective)
 	if r.BudgetBytes > 0 {
