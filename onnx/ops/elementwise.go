@@ -296,6 +296,9 @@ func inferWhere(c *Ctx) error {
 		return nil
 	}
 	n, _ := t.Elements()
+	if n > maxConstElems {
+		return nil
+	}
 	ic, ix, iy := broadcastIndex(t.Dims, cond.Dims), broadcastIndex(t.Dims, x.Dims), broadcastIndex(t.Dims, y.Dims)
 	out := make([]float64, n)
 	for i := range out {

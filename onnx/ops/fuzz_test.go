@@ -1,0 +1,42 @@
+package ops
+
+import (
+	"os"
+	"testing"
+
+	"github.com/onnx-recompute/recompute/onnx"
+)
+
+// FuzzInfer: any decodable model, however malformed its nodes (wrong input
+// counts, odd attributes, cycles), must infer and split without a panic.
+func FuzzInfer(f *testing.F) {
+	// Small seeds only: the fuzzer minimizes every new interesting input,
+	// which for a 10 KB model takes longer than a CI fuzz run.
+	for _, p := range []string{
+		"../../../shared/corpus/train/mlp_training_model.onnx",
+	} {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	for _, m := range []*onnx.Model{pytorchReshape(13), autodiffLike()} {
+		if data, err := m.Encode(); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := onnx.Decode(data)
+		if err != nil {
+			return
+		}
+		r, err := Infer(m, Options{Batch: 2})
+		if err != nil {
+			return
+		}
+		for _, n := range m.Proto.GetGraph().GetNode() {
+			_ = FLOPs(n, r)
+			_ = Recomputable(n)
+		}
+		_, _ = SplitTraining(m, nil, "")
+	})
+}
