@@ -245,7 +245,14 @@ func describe(m *onnx.Model, opt ops.Options, loss string) (*inspectReport, erro
 	}
 
 	// Resident values: graph inputs, initializers, constants.
-	constNode := v.ConstantNodes()
+	// Resident constants are the outputs of Constant nodes, as in
+	// planner.FromModel (ONNX Runtime turns them into initializers). Other
+	// constant-foldable nodes run like any other when graph optimisations
+	// are off, as this project runs ORT, so their outputs are transient.
+	constNode := make([]bool, len(g.GetNode()))
+	for i, n := range g.GetNode() {
+		constNode[i] = n.GetOpType() == "Constant" && (n.GetDomain() == "" || n.GetDomain() == "ai.onnx")
+	}
 	for _, in := range g.GetInput() {
 		if v.Inits[in.GetName()] {
 			continue // an initializer also listed as input (IR < 4)
@@ -283,7 +290,7 @@ func describe(m *onnx.Model, opt ops.Options, loss string) (*inspectReport, erro
 	}
 	rep.Resident.TotalBytes = rep.Resident.InputBytes + rep.Resident.InitializerBytes + rep.Resident.ConstantBytes
 
-	rep.Parameters = parameters(g, v, r, constNode)
+	rep.Parameters = parameters(g, v, r, split)
 	rep.UnboundDims = unboundDims(g, opt)
 
 	// Transient values: outputs of the other nodes.
@@ -366,11 +373,13 @@ func opName(n *onnxpb.NodeProto) string {
 }
 
 // parameters counts the trainable tensors: floating-point initializers of
-// rank >= 1, floating-point constant-node outputs of rank >= 1 (weights
-// carried as Constant or ConstantOfShape nodes), and graph inputs for which
+// rank >= 1, floating-point outputs of rank >= 1 of Constant and
+// ConstantOfShape nodes with constant inputs that the forward part reads
+// (weights carried as nodes, as in the ONNX "light" zoo models), and graph
+// inputs for which
 // the graph computes a gradient "<name>_grad" (the ONNX Runtime training
 // artifact convention, where parameters are inputs).
-func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, constNode []bool) paramSummary {
+func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, split *ops.Split) paramSummary {
 	var p paramSummary
 	add := func(name string) {
 		p.Tensors++
@@ -399,12 +408,22 @@ func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, constNode []b
 			fromInit = true
 		}
 	}
+	foldable := v.ConstantNodes()
 	for i, n := range g.GetNode() {
-		if !constNode[i] {
+		if !foldable[i] || n.GetOpType() != "Constant" && n.GetOpType() != "ConstantOfShape" {
 			continue
 		}
 		for _, o := range n.GetOutput() {
-			if o != "" && weight(o) {
+			if o == "" || !weight(o) {
+				continue
+			}
+			// In a training graph a weight feeds the forward part; a
+			// constant only the backward reads (zeros, ones) is not one.
+			forward := split == nil
+			for _, c := range v.Consumers[o] {
+				forward = forward || split.Forward[c]
+			}
+			if forward {
 				add(o)
 				fromConst = true
 			}

@@ -172,8 +172,9 @@ func TestInspectPeakByHand(t *testing.T) {
 }
 
 // TestInspectPeakMatchesPlanner: inspect computes the file-order peak
-// itself; the planner's Liveness+Replay must give the same number on the
-// same graph (one definition of memory everywhere).
+// itself; the planner's graph (planner.FromModel) replayed in the same order
+// (Liveness+Replay) must give the same number: one definition of memory
+// everywhere, including which values are resident.
 func TestInspectPeakMatchesPlanner(t *testing.T) {
 	for _, file := range []string{
 		"train/lenet_training_model.onnx", "train/mlp_training_model.onnx",
@@ -209,15 +210,6 @@ func TestInspectPeakMatchesPlanner(t *testing.T) {
 			pg, err := planner.FromModel(m, r, split, "uniform")
 			if err != nil {
 				t.Fatal(err)
-			}
-			// Same resident set as inspect: outputs of constant nodes.
-			consts := v.ConstantNodes()
-			for i, op := range pg.Ops {
-				if consts[i] {
-					for _, o := range op.Outputs {
-						pg.Values[o].Resident = true
-					}
-				}
 			}
 			replayed, err := planner.Replay(pg, planner.Liveness(pg, v.Order))
 			if err != nil {
