@@ -353,7 +353,7 @@ func (b *builder) finish() *onnx.Model {
 			nodes = append(nodes, n)
 		}
 	}
-	b.g.Node = append(nodes, b.g.Node...)
+	b.g.Node = live(append(nodes, b.g.Node...), b.g.Output)
 	mp := &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(TargetIR),
 		ProducerName:    proto.String("recompute autodiff"),
@@ -362,7 +362,7 @@ func (b *builder) finish() *onnx.Model {
 		ModelVersion:    src.ModelVersion,
 		DocString:       src.DocString,
 		Graph:           b.g,
-		MetadataProps:   src.MetadataProps,
+		MetadataProps:   metaLoss(src.MetadataProps, b.lossKind),
 	}
 	mp.OpsetImport = []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(TargetOpset)}}
 	return &onnx.Model{Proto: mp, Path: b.src.Path}
@@ -687,3 +687,36 @@ func input(n *onnxpb.NodeProto, i int) string {
 }
 
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+// live drops nodes no graph output depends on (e.g. the constants that fed
+// BatchNormalization's running statistics, unused in training mode).
+func live(nodes []*onnxpb.NodeProto, outputs []*onnxpb.ValueInfoProto) []*onnxpb.NodeProto {
+	prod := map[string]int{}
+	for i, n := range nodes {
+		for _, o := range n.Output {
+			prod[o] = i
+		}
+	}
+	keep := make([]bool, len(nodes))
+	var stack []string
+	for _, o := range outputs {
+		stack = append(stack, o.GetName())
+	}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		i, ok := prod[v]
+		if !ok || keep[i] {
+			continue
+		}
+		keep[i] = true
+		stack = append(stack, nodes[i].Input...)
+	}
+	out := nodes[:0:0]
+	for i, n := range nodes {
+		if keep[i] {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -31,12 +31,13 @@ import (
 type Options struct {
 	LibPath   string  // ONNX Runtime library ("" = ort.LibraryPath(""))
 	Tolerance float64 // max relative error per coordinate [0.05]
-	Coords    int     // coordinates per parameter: the largest |gradient| plus random ones [2]
+	Coords    int     // coordinates per parameter: the largest |gradient| plus random ones [1]; a direction check along the gradient always runs
 	MaxParams int     // parameters checked, spread evenly over the list [48]
 	Seed      int64   // inputs, random weights and coordinate choice [1]
 }
 
-// Coord is one checked coordinate.
+// Coord is one checked coordinate (Index -1: the direction g/‖g‖, whose
+// analytic derivative is ‖g‖ and whose Eps is the step length).
 type Coord struct {
 	Index             int64
 	Analytic, Numeric float64
@@ -58,10 +59,12 @@ type Param struct {
 //
 // with floor = max(1e-3·(largest |gradient| of the model), noise) and noise
 // = 1e-6·|loss|/eps, the finite difference's float32 rounding level: a
-// coordinate whose gradient is far below both is compared absolutely. Each
-// coordinate tries eps = 1e-2·s, 1e-3·s (s = max(|w|, 0.05)) and keeps the
-// better: large steps cross ReLU/MaxPool kinks, small ones drown in
-// rounding; a wrong gradient fails both.
+// coordinate whose gradient is far below both is compared absolutely. Per
+// parameter it checks the direction g/‖g‖ (derivative ‖g‖; steps 1e-2, 1e-3
+// and 1e-4 of max(‖w‖, 0.05)) and the coordinate of largest |g| plus
+// Coords−1 random ones (eps = 1e-2, 3e-3, 1e-3 of max(|w|, 0.05)), keeping
+// each probe's best step: large steps cross ReLU/MaxPool kinks, small ones
+// drown in float32 rounding; a wrong gradient fails them all.
 type Result struct {
 	Loss        float64
 	Params      []Param
@@ -88,7 +91,7 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 		opt.Tolerance = 0.05
 	}
 	if opt.Coords <= 0 {
-		opt.Coords = 2
+		opt.Coords = 1
 	}
 	if opt.MaxParams <= 0 {
 		opt.MaxParams = 48
@@ -323,6 +326,54 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 				best = k
 			}
 		}
+		floorFor := func(h float64) float64 {
+			return math.Max(math.Max(1e-3*gmax, 1e-6*math.Abs(res.Loss)/h), 1e-12)
+		}
+		relErr := func(num, an, h float64) float64 {
+			return math.Abs(num-an) / math.Max(math.Max(math.Abs(num), math.Abs(an)), floorFor(h))
+		}
+		// Direction check: d/dt L(w + t·g/‖g‖) = ‖g‖; the signal is the
+		// whole tensor's gradient, far above float32 rounding.
+		gnorm, wnorm := 0.0, 0.0
+		for k := int64(0); k < n; k++ {
+			gnorm += gt.Float64At(k) * gt.Float64At(k)
+			wnorm += float64(getF32(w.Data, k)) * float64(getF32(w.Data, k))
+		}
+		gnorm, wnorm = math.Sqrt(gnorm), math.Sqrt(wnorm)
+		if gnorm > 0 {
+			orig := append([]byte{}, w.Data...)
+			c := Coord{Index: -1, Analytic: gnorm, RelErr: math.Inf(1)}
+			for _, rel := range []float64{1e-2, 1e-3, 1e-4} {
+				t := rel * math.Max(wnorm, 0.05)
+				set := func(sign float64) {
+					for k := int64(0); k < n; k++ {
+						putF32(w.Data, k, float32(float64(getF32(orig, k))+sign*t*gt.Float64At(k)/gnorm))
+					}
+				}
+				set(1)
+				lp, err := lossAt()
+				if err != nil {
+					return nil, err
+				}
+				set(-1)
+				lm, err := lossAt()
+				copy(w.Data, orig)
+				if err != nil {
+					return nil, err
+				}
+				num := (lp - lm) / (2 * t)
+				if e := relErr(num, gnorm, t); e < c.RelErr {
+					c.RelErr, c.Numeric, c.Eps = e, num, t
+				}
+				if c.RelErr <= opt.Tolerance {
+					break
+				}
+			}
+			pr.Coords = append(pr.Coords, c)
+			pr.WorstRelErr = math.Max(pr.WorstRelErr, c.RelErr)
+		}
+		// Coordinate checks: the largest |gradient| (layout errors show
+		// there), then random ones.
 		coords := []int64{best}
 		for len(coords) < opt.Coords && int64(len(coords)) < n {
 			coords = append(coords, rng.Int64N(n))
@@ -332,7 +383,7 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 			orig := getF32(w.Data, k)
 			s := math.Max(math.Abs(float64(orig)), 0.05)
 			c := Coord{Index: k, Analytic: an, RelErr: math.Inf(1)}
-			for _, rel := range []float64{1e-2, 1e-3} {
+			for _, rel := range []float64{1e-2, 3e-3, 1e-3} {
 				eps := rel * s
 				putF32(w.Data, k, float32(float64(orig)+eps))
 				lp, err := lossAt()
@@ -348,13 +399,10 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 				// The step actually taken in float32.
 				h := float64(float32(float64(orig)+eps)) - float64(float32(float64(orig)-eps))
 				num := (lp - lm) / h
-				floor := math.Max(1e-3*gmax, 1e-6*math.Abs(res.Loss)/(h/2))
-				floor = math.Max(floor, 1e-12)
-				e := math.Abs(num-an) / math.Max(math.Max(math.Abs(num), math.Abs(an)), floor)
-				if e < c.RelErr {
+				if e := relErr(num, an, h/2); e < c.RelErr {
 					c.RelErr, c.Numeric, c.Eps = e, num, eps
 				}
-				if e <= opt.Tolerance {
+				if c.RelErr <= opt.Tolerance {
 					break
 				}
 			}
