@@ -94,6 +94,8 @@ type planCtx struct {
 
 // candidate is one replayed schedule.
 type candidate struct {
+	seq       []int    // family indexes of model (nil: not from a DP)
+	model     *dpModel // the DP model seq refers to
 	segments  int
 	predicted int64
 	order     []int
@@ -101,10 +103,21 @@ type candidate struct {
 	rep       *Replayed
 }
 
-// try schedules and replays a lower-set sequence, once with the backward
-// ops in base order and once as soon as possible, records both and
-// returns the one with the lower peak.
+// try schedules and replays a lower-set sequence (see build), records
+// the result and returns it.
 func (c *planCtx) try(seq []bitset, predicted int64) (*candidate, error) {
+	x, err := c.build(seq, predicted)
+	if err != nil {
+		return nil, err
+	}
+	c.cands = append(c.cands, x)
+	return x, nil
+}
+
+// build schedules and replays a lower-set sequence, once with the backward
+// ops in base order and once as soon as possible, and returns the better
+// of the two by the plan's criteria.
+func (c *planCtx) build(seq []bitset, predicted int64) (*candidate, error) {
 	var best *candidate
 	for k, bwd := range [][]int{c.ix.bwdOps, c.ix.bwdASAP} {
 		if k == 1 && equalInts(c.ix.bwdOps, c.ix.bwdASAP) {
@@ -120,12 +133,42 @@ func (c *planCtx) try(seq []bitset, predicted int64) (*candidate, error) {
 			return nil, fmt.Errorf("internal error: generated schedule does not replay: %w", err)
 		}
 		cand := &candidate{segments: len(seq), predicted: predicted, order: order, sched: s, rep: rep}
-		c.cands = append(c.cands, cand)
-		if best == nil || rep.PeakBytes < best.rep.PeakBytes {
+		if best == nil || c.better(cand, best) {
 			best = cand
 		}
 	}
 	return best, nil
+}
+
+// better orders candidates by the plan's criteria: within the budget (if
+// any) first; then objective memory: lower peak, then less overhead;
+// objective time: less overhead, then lower peak. Outside the budget:
+// lower peak.
+func (c *planCtx) better(a, b *candidate) bool {
+	pa, pb := a.rep.PeakBytes, b.rep.PeakBytes
+	oa, ob := a.rep.OverheadCost, b.rep.OverheadCost
+	if c.budget > 0 {
+		fa, fb := pa <= c.budget, pb <= c.budget
+		if fa != fb {
+			return fa
+		}
+		if !fa {
+			if pa != pb {
+				return pa < pb
+			}
+			return oa < ob
+		}
+	}
+	if c.opt.Objective == "memory" {
+		if pa != pb {
+			return pa < pb
+		}
+		return oa < ob
+	}
+	if oa != ob {
+		return oa < ob
+	}
+	return pa < pb
 }
 
 func equalInts(a, b []int) bool {
@@ -220,20 +263,7 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 // least peak for memory (ties: the other criterion). None wins unless a
 // candidate's peak is below none's.
 func (c *planCtx) choose() (*candidate, string, error) {
-	better := func(a, b *candidate) bool {
-		pa, pb := a.rep.PeakBytes, b.rep.PeakBytes
-		oa, ob := a.rep.OverheadCost, b.rep.OverheadCost
-		if c.opt.Objective == "memory" {
-			if pa != pb {
-				return pa < pb
-			}
-			return oa < ob
-		}
-		if oa != ob {
-			return oa < ob
-		}
-		return pa < pb
-	}
+	better := c.better
 	var best, lowest *candidate
 	nonePeak := c.none.rep.PeakBytes
 	for _, x := range c.cands {
@@ -369,6 +399,7 @@ func (c *planCtx) searchDP(m *dpModel) error {
 		if err != nil {
 			return nil, false, err
 		}
+		x.seq, x.model = r.seq, m
 		seen[key] = x
 		return x, true, nil
 	}
@@ -431,5 +462,5 @@ func (c *planCtx) searchDP(m *dpModel) error {
 			}
 		}
 	}
-	return nil
+	return c.refine(m)
 }

@@ -26,9 +26,11 @@ func orderFor(g *Graph, ix *index, d *dag, seq []bitset, bwd []int) ([]int, erro
 		if !prev.subsetOf(L) {
 			return nil, fmt.Errorf("lower-set sequence is not increasing at segment %d", i+1)
 		}
-		for v := 0; v < d.n; v++ {
-			if L.has(v) && !prev.has(v) {
-				segOf[v] = i
+		for w := range L {
+			x := L[w] &^ prev[w]
+			for x != 0 {
+				segOf[w<<6+trailingZeros64(x)] = i
+				x &= x - 1
 			}
 		}
 		prev = L
@@ -38,12 +40,13 @@ func orderFor(g *Graph, ix *index, d *dag, seq []bitset, bwd []int) ([]int, erro
 			return nil, fmt.Errorf("lower-set sequence does not end in V (node %d missing)", v)
 		}
 	}
+	// Kept: never recomputed, or in ∂(Li) of its own segment i (a later
+	// segment reads it).
 	kept := make([]bool, d.n)
-	for i, L := range seq {
-		ls := d.newLowerSet(L)
-		_ = i
-		for v := 0; v < d.n; v++ {
-			if segOf[v] == i && (d.kept[v] || ls.boundary.has(v)) {
+	for v := 0; v < d.n; v++ {
+		kept[v] = d.kept[v]
+		for _, w := range d.succ[v] {
+			if segOf[w] > segOf[v] {
 				kept[v] = true
 			}
 		}
@@ -56,24 +59,25 @@ func orderFor(g *Graph, ix *index, d *dag, seq []bitset, bwd []int) ([]int, erro
 			avail[v] = true
 		}
 	}
-	// Forward.
+	// Forward, segment by segment.
+	k := len(seq)
+	bySeg := make([][]int, k)
 	for _, o := range ix.fwdOps {
-		if d.nodeOf[o] < 0 {
+		if n := d.nodeOf[o]; n >= 0 {
+			bySeg[segOf[n]] = append(bySeg[segOf[n]], o)
+		} else {
 			run(o)
 		}
 	}
-	k := len(seq)
 	for i := 0; i < k; i++ {
-		for _, o := range ix.fwdOps {
-			if n := d.nodeOf[o]; n >= 0 && segOf[n] == i {
-				run(o)
-			}
+		for _, o := range bySeg[i] {
+			run(o)
 		}
 		if i == k-1 {
 			break
 		}
-		for _, o := range ix.fwdOps {
-			if n := d.nodeOf[o]; n >= 0 && segOf[n] == i && !kept[n] {
+		for _, o := range bySeg[i] {
+			if !kept[d.nodeOf[o]] {
 				for _, v := range g.Ops[o].Outputs {
 					if !g.Values[v].Resident {
 						avail[v] = false
