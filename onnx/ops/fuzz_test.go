@@ -9,6 +9,8 @@ import (
 
 // FuzzInfer: any decodable model, however malformed its nodes (wrong input
 // counts, odd attributes, cycles), must infer and split without a panic.
+// Run it with a short -fuzzminimizetime (e.g. 2s): minimizing a new
+// interesting input of a few KB otherwise stalls the run for a minute.
 func FuzzInfer(f *testing.F) {
 	// Small seeds only: the fuzzer minimizes every new interesting input,
 	// which for a 10 KB model takes longer than a CI fuzz run.
