@@ -276,6 +276,9 @@ func (inf *inferrer) node(n *onnxpb.NodeProto) {
 		}
 		t := c.Out[i]
 		if d, ok := inf.declared[name]; ok {
+			if rule != nil && conflicts(t, d) {
+				inf.warnf("%s: output %q inferred as %v but the file declares %v; keeping the inferred type", nodeLabel(n), name, t, d)
+			}
 			t = merge(t, d)
 		}
 		inf.r.Values[name] = t
@@ -295,6 +298,25 @@ func safeInfer(rule *Rule, c *Ctx) (err error) {
 		}
 	}()
 	return rule.Infer(c)
+}
+
+// conflicts reports whether two types are known to differ.
+func conflicts(a, b Tensor) bool {
+	if a.Elem != 0 && b.Elem != 0 && a.Elem != b.Elem {
+		return true
+	}
+	if a.Rank < 0 || b.Rank < 0 {
+		return false
+	}
+	if a.Rank != b.Rank {
+		return true
+	}
+	for i := range a.Dims {
+		if a.Dims[i] >= 0 && b.Dims[i] >= 0 && a.Dims[i] != b.Dims[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // merge fills what our rule left unknown from a declared type.
