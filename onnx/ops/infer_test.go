@@ -168,6 +168,17 @@ func TestOpsetVariants(t *testing.T) {
 			b.Initializer(build.Int64s("sz", []int64{4}, []int64{2, 1, 7, 9}))
 			b.Op("Resize", "y", []string{"x", "", "", "sz"})
 		}, "y", []int64{2, 1, 7, 9}},
+		{"Resize scales with empty sizes", 11, func(b *build.Graph) {
+			b.Initializer(build.Float32s("roi", []int64{0}, nil))
+			b.Initializer(build.Float32s("sc", []int64{4}, []float32{1, 1, 0.5, 0.4}))
+			b.Initializer(build.Int64s("sz", []int64{0}, nil))
+			b.Op("Resize", "y", []string{"x", "roi", "sc", "sz"})
+		}, "y", []int64{2, 1, 2, 2}},
+		{"Resize sizes with empty scales", 13, func(b *build.Graph) {
+			b.Initializer(build.Float32s("sc", []int64{0}, nil))
+			b.Initializer(build.Int64s("sz", []int64{4}, []int64{2, 1, 3, 3}))
+			b.Op("Resize", "y", []string{"x", "", "sc", "sz"})
+		}, "y", []int64{2, 1, 3, 3}},
 		{"Upsample opset 9", 9, func(b *build.Graph) {
 			b.Initializer(build.Float32s("sc", []int64{4}, []float32{1, 1, 2, 3}))
 			b.Op("Upsample", "y", []string{"x", "sc"})
@@ -201,6 +212,14 @@ func TestOpsetVariants(t *testing.T) {
 			b.Initializer(build.Int64s("d", nil, []int64{3}))
 			b.Op("Range", "y", []string{"a", "l", "d"})
 		}, "y", []int64{3}},
+		{"Einsum explicit", 13, func(b *build.Graph) {
+			b.Input("w", f32, []int64{2, 1, 5, 7})
+			b.Op("Einsum", "y", []string{"x", "w"}, build.AttrString("equation", "abij,abjk->abik"))
+		}, "y", []int64{2, 1, 4, 7}},
+		{"Einsum ellipsis implicit", 13, func(b *build.Graph) {
+			b.Input("w", f32, []int64{5, 3})
+			b.Op("Einsum", "y", []string{"x", "w"}, build.AttrString("equation", "...ij,jk"))
+		}, "y", []int64{2, 1, 4, 3}},
 		{"Trilu", 14, func(b *build.Graph) {
 			b.Op("Trilu", "y", []string{"x"})
 		}, "y", []int64{2, 1, 4, 5}},

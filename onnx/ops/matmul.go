@@ -139,23 +139,71 @@ func matmulFLOPs(n *onnxpb.NodeProto, in, out []Tensor) float64 {
 	return 2 * elems(out[0]) * float64(k)
 }
 
-// einsumTerms parses "ij,jk->ik" (no ellipsis); the output is implicit
-// (sorted letters appearing once) when "->" is absent.
-func einsumTerms(eq string) (ins []string, out string, err error) {
+// einsum is a parsed Einsum equation with the sizes of its letters and of
+// the dims "..." stands for (broadcast over the inputs).
+type einsum struct {
+	ins      []string
+	out      string // "..." kept; implicit outputs are made explicit
+	size     map[rune]int64
+	ellipsis Tensor // dims covered by "..." (Rank 0 if none)
+}
+
+// parseEinsum parses an equation like "bij,bjk->bik" or "...ij,...jk" and
+// matches it with the inputs' shapes.
+func parseEinsum(eq string, in []Tensor) (*einsum, error) {
 	eq = strings.ReplaceAll(eq, " ", "")
-	if strings.Contains(eq, "...") {
-		return nil, "", fmt.Errorf("Einsum with ellipsis not supported")
-	}
 	lhs, rhs, explicit := strings.Cut(eq, "->")
-	ins = strings.Split(lhs, ",")
-	if explicit {
-		return ins, rhs, nil
+	e := &einsum{ins: strings.Split(lhs, ","), size: map[rune]int64{}, ellipsis: Tensor{Dims: []int64{}, Rank: 0}}
+	if len(e.ins) > len(in) {
+		return nil, fmt.Errorf("Einsum: %d terms, %d inputs", len(e.ins), len(in))
 	}
 	count := map[rune]int{}
-	for _, t := range ins {
-		for _, r := range t {
-			count[r]++
+	for i, term := range e.ins {
+		t := in[i]
+		letters := strings.Replace(term, "...", "", 1)
+		if strings.Contains(letters, ".") {
+			return nil, fmt.Errorf("Einsum term %q: bad ellipsis", term)
 		}
+		nl := len([]rune(letters))
+		hasEll := strings.Contains(term, "...")
+		if t.Rank >= 0 && (t.Rank < nl || !hasEll && t.Rank != nl) {
+			return nil, fmt.Errorf("Einsum term %q does not match rank %d", term, t.Rank)
+		}
+		if hasEll {
+			if t.Rank < 0 {
+				return nil, fmt.Errorf("Einsum with ellipsis on an input of unknown rank")
+			}
+			pre := len([]rune(term[:strings.Index(term, "...")]))
+			ell := Tensor{Dims: t.Dims[pre : pre+t.Rank-nl], Rank: t.Rank - nl}
+			b, err := broadcast(e.ellipsis, ell)
+			if err != nil {
+				return nil, err
+			}
+			e.ellipsis = b
+		}
+		j := 0
+		for k, r := range []rune(term) {
+			if r == '.' {
+				if k == 0 || []rune(term)[k-1] != '.' {
+					j += max(0, t.Rank-nl) // skip the ellipsis dims
+				}
+				continue
+			}
+			count[r]++
+			if _, ok := e.size[r]; !ok {
+				e.size[r] = -1
+			}
+			if t.Rank >= 0 {
+				if d := t.Dims[j]; d > 1 || (d >= 0 && e.size[r] < 0) {
+					e.size[r] = d
+				}
+			}
+			j++
+		}
+	}
+	if explicit {
+		e.out = rhs
+		return e, nil
 	}
 	var letters []string
 	for r, k := range count {
@@ -164,47 +212,25 @@ func einsumTerms(eq string) (ins []string, out string, err error) {
 		}
 	}
 	sort.Strings(letters)
-	return ins, strings.Join(letters, ""), nil
-}
-
-// einsumSizes maps each letter to its size (-1 unknown).
-func einsumSizes(ins []string, in []Tensor) (map[rune]int64, error) {
-	size := map[rune]int64{}
-	for i, term := range ins {
-		if i >= len(in) {
-			return nil, fmt.Errorf("Einsum: %d terms, %d inputs", len(ins), len(in))
-		}
-		t := in[i]
-		for j, r := range []rune(term) {
-			if _, ok := size[r]; !ok {
-				size[r] = -1
-			}
-			if t.Rank < 0 {
-				continue
-			}
-			if t.Rank != len([]rune(term)) {
-				return nil, fmt.Errorf("Einsum term %q does not match rank %d", term, t.Rank)
-			}
-			if d := t.Dims[j]; d > 1 || (d >= 0 && size[r] < 0) {
-				size[r] = d
-			}
-		}
+	e.out = strings.Join(letters, "")
+	if strings.Contains(lhs, "...") {
+		e.out = "..." + e.out
 	}
-	return size, nil
+	return e, nil
 }
 
 func inferEinsum(c *Ctx) error {
-	ins, out, err := einsumTerms(attrString(c.N, "equation", ""))
+	e, err := parseEinsum(attrString(c.N, "equation", ""), c.In)
 	if err != nil {
 		return err
 	}
-	size, err := einsumSizes(ins, c.In)
-	if err != nil {
-		return err
-	}
-	dims := make([]int64, 0, len(out))
-	for _, r := range out {
-		d, ok := size[r]
+	dims := []int64{}
+	for _, r := range strings.Replace(e.out, "...", ".", 1) {
+		if r == '.' {
+			dims = append(dims, e.ellipsis.Dims...)
+			continue
+		}
+		d, ok := e.size[r]
 		if !ok {
 			return fmt.Errorf("Einsum output letter %q not in inputs", r)
 		}
@@ -214,17 +240,14 @@ func inferEinsum(c *Ctx) error {
 	return nil
 }
 
+// einsumFLOPs: 2 * the product of every letter's size and the ellipsis dims.
 func einsumFLOPs(n *onnxpb.NodeProto, in, _ []Tensor) float64 {
-	ins, _, err := einsumTerms(attrString(n, "equation", ""))
+	e, err := parseEinsum(attrString(n, "equation", ""), in)
 	if err != nil {
 		return 0
 	}
-	size, err := einsumSizes(ins, in)
-	if err != nil {
-		return 0
-	}
-	f := 2.0
-	for _, d := range size {
+	f := 2 * prod(e.ellipsis.Dims)
+	for _, d := range e.size {
 		if d < 0 {
 			return 0
 		}

@@ -813,7 +813,8 @@ func inferResize(c *Ctx) error {
 			scales = k.FloatSlice()
 		}
 	default:
-		if c.has(3) {
+		// Exporters pass an empty tensor for the unused one of scales/sizes.
+		if c.has(3) && c.in(3).Rank == 1 && c.in(3).Dims[0] != 0 {
 			sizes, _ = c.ints(3)
 			if sizes == nil {
 				c.set(0, ofRank(x.Elem, x.Rank))
