@@ -11,9 +11,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// FuzzDecode feeds arbitrary bytes to Decode: it must never panic, and a
-// model it accepts must encode, decode again and re-encode to the same bytes,
-// and its graph view must either build or fail with an error.
+// FuzzDecode feeds arbitrary bytes to Decode: it must never panic; the
+// no-copy decode and chunked encode behind Load and Save must agree with it;
+// a model it accepts must encode, decode again and re-encode to the same
+// bytes; and its graph view must either build or fail with an error.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("not an onnx model at all"))
@@ -32,14 +33,31 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	}
+	// Every raw_data goes through the no-copy path (bigdata.go), which must
+	// agree with plain proto.Unmarshal/Marshal on whatever it is given.
+	withBigRawBytes(f, 1)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Decode(data)
+		owned, oerr := decodeOwned(append([]byte(nil), data...))
+		if (err == nil) != (oerr == nil) {
+			t.Fatalf("Decode error %v, no-copy decode error %v", err, oerr)
+		}
 		if err != nil {
 			return
+		}
+		if !proto.Equal(m.Proto, owned.Proto) {
+			t.Fatalf("no-copy decode differs from Decode")
 		}
 		enc, err := m.Encode()
 		if err != nil {
 			t.Fatalf("decoded model does not encode: %v", err)
+		}
+		chunks, err := owned.encodeChunks()
+		if err != nil {
+			t.Fatalf("chunked encode: %v", err)
+		}
+		if !bytes.Equal(bytes.Join(chunks, nil), enc) {
+			t.Fatalf("chunked encode differs from Encode")
 		}
 		m2, err := Decode(enc)
 		if err != nil {
