@@ -115,6 +115,16 @@ func TestInspectTrainingGraph(t *testing.T) {
 	if rep.Peak.TransientBytes <= 0 || rep.Peak.AtNode < 0 {
 		t.Errorf("no transient peak: %+v", rep.Peak)
 	}
+	// Naming the loss gives the same split; a wrong name is a failure.
+	code, stdout, stderr = mtRun("inspect", "--json", "--loss", "onnx::loss::2", path)
+	var named inspectReport
+	if code != 0 || json.Unmarshal([]byte(stdout), &named) != nil || named.Training == nil || named.Training.ForwardNodes != 13 {
+		t.Errorf("--loss onnx::loss::2: exit %d, %s", code, stderr)
+	}
+	code, stdout, stderr = mtRun("inspect", "--loss", "no_such_value", path)
+	if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "no_such_value") {
+		t.Errorf("--loss no_such_value: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 }
 
 // TestInspectPeakByHand checks the file-order peak on a graph whose answer
@@ -240,4 +250,22 @@ func TestInspectBuiltin(t *testing.T) {
 	if p := rep.Parameters.Elements; p < 25_500_000 || p > 25_700_000 {
 		t.Errorf("resnet50 parameters = %d, want about 25.6M", p)
 	}
+}
+
+// Every libonnx-testdata model (single ops, If/Loop/Scan bodies, sequences,
+// optional inputs) inspects without error, in text and JSON.
+func TestInspectTestdataModels(t *testing.T) {
+	const dir = "/usr/share/libonnx-testdata/data"
+	paths, _ := filepath.Glob(filepath.Join(dir, "*", "*", "model.onnx"))
+	if len(paths) == 0 {
+		t.Skipf("%s absent (apt-get install libonnx-testdata): skipping", dir)
+	}
+	for _, p := range paths {
+		for _, args := range [][]string{{"inspect", p}, {"inspect", "--json", "--batch", "3", p}} {
+			if code, _, stderr := mtRun(args...); code != 0 {
+				t.Errorf("%v: exit %d: %s", args, code, stderr)
+			}
+		}
+	}
+	t.Logf("%d models inspected", len(paths))
 }
