@@ -106,6 +106,23 @@ func TestCorpusTrainingSplit(t *testing.T) {
 			}
 		}
 	}
+	// The loss need not be a graph output: it is found as the first output
+	// of SoftmaxCrossEntropyLoss.
+	for _, p := range files {
+		if filepath.Base(p) != "lenet_training_model.onnx" {
+			continue
+		}
+		m, err := onnx.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := m.Proto.GetGraph()
+		g.Output = g.Output[1:]
+		s, err := SplitTraining(m, nil, "")
+		if err != nil || s.Loss[0] != "onnx::loss::2" || s.NumForward != 13 {
+			t.Errorf("loss not a graph output: %+v %v", s, err)
+		}
+	}
 	if seen != len(want) {
 		t.Errorf("found %d of %d training artifacts in the corpus", seen, len(want))
 	}

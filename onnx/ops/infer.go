@@ -76,7 +76,10 @@ func (c *Ctx) producer(name string) *onnxpb.NodeProto {
 }
 
 // value returns the inferred type of any value seen so far.
-func (c *Ctx) value(name string) Tensor { return c.inf.r.value(name) }
+func (c *Ctx) value(name string) Tensor {
+	t, _ := c.inf.lookup(name)
+	return t
+}
 
 type inferrer struct {
 	g        *onnxpb.GraphProto
@@ -86,6 +89,29 @@ type inferrer struct {
 	declared map[string]Tensor // value_info, graph outputs
 	producer map[string]int
 	unknown  map[string]bool
+	// Subgraphs (If branches) see the values of their enclosing graphs.
+	parent      *inferrer
+	useDeclared bool
+}
+
+// lookup finds a value's type in this graph or an enclosing one.
+func (inf *inferrer) lookup(name string) (Tensor, bool) {
+	for s := inf; s != nil; s = s.parent {
+		if t, ok := s.r.Values[name]; ok {
+			return t, true
+		}
+	}
+	return unknownTensor, false
+}
+
+// lookupConst finds a value's folded constant in this graph or an enclosing one.
+func (inf *inferrer) lookupConst(name string) *Const {
+	for s := inf; s != nil; s = s.parent {
+		if _, ok := s.r.Values[name]; ok {
+			return s.r.Consts[name]
+		}
+	}
+	return nil
 }
 
 // Infer works out the element type and shape of every value of m's main
@@ -110,6 +136,8 @@ func infer(m *onnx.Model, opt Options, useDeclared bool) (*Result, error) {
 		declared: map[string]Tensor{},
 		producer: map[string]int{},
 		unknown:  map[string]bool{},
+
+		useDeclared: useDeclared,
 	}
 	for _, o := range m.Proto.GetOpsetImport() {
 		inf.opsets[normDomain(o.GetDomain())] = o.GetVersion()
@@ -242,7 +270,7 @@ func (inf *inferrer) node(n *onnxpb.NodeProto) {
 		if name == "" {
 			continue
 		}
-		t, ok := inf.r.Values[name]
+		t, ok := inf.lookup(name)
 		if !ok {
 			if d, ok := inf.declared[name]; ok {
 				t = d
@@ -255,7 +283,7 @@ func (inf *inferrer) node(n *onnxpb.NodeProto) {
 			}
 		}
 		c.In[i] = t
-		c.InC[i] = inf.r.Consts[name]
+		c.InC[i] = inf.lookupConst(name)
 	}
 	for i := range c.Out {
 		c.Out[i] = unknownTensor
@@ -377,4 +405,72 @@ func topoOrder(g *onnxpb.GraphProto, producer map[string]int) []int {
 		}
 	}
 	return order
+}
+
+// maxSubgraphDepth bounds nested If branches (malformed models may nest
+// without end).
+const maxSubgraphDepth = 16
+
+// subgraphOutputs infers a subgraph (an If branch) in the scope of the
+// current values and returns the types of its outputs. Warnings and ops
+// without rules inside it are reported as the main graph's.
+func (inf *inferrer) subgraphOutputs(g *onnxpb.GraphProto) []Tensor {
+	depth := 0
+	for s := inf; s != nil; s = s.parent {
+		depth++
+	}
+	outs := make([]Tensor, len(g.GetOutput()))
+	for i := range outs {
+		outs[i] = unknownTensor
+	}
+	if depth > maxSubgraphDepth {
+		return outs
+	}
+	sub := &inferrer{
+		g:           g,
+		r:           &Result{Values: map[string]Tensor{}, Consts: map[string]*Const{}},
+		opsets:      inf.opsets,
+		bind:        inf.bind,
+		declared:    map[string]Tensor{},
+		producer:    map[string]int{},
+		unknown:     inf.unknown,
+		parent:      inf,
+		useDeclared: inf.useDeclared,
+	}
+	if inf.useDeclared {
+		for _, vi := range g.GetValueInfo() {
+			sub.declared[vi.GetName()] = sub.typeOf(vi.GetType(), false, 0)
+		}
+		for _, vi := range g.GetOutput() {
+			sub.declared[vi.GetName()] = sub.typeOf(vi.GetType(), false, 0)
+		}
+	}
+	for _, vi := range g.GetInput() {
+		sub.r.Values[vi.GetName()] = sub.typeOf(vi.GetType(), false, 0)
+	}
+	for _, t := range g.GetInitializer() {
+		sub.r.Values[t.GetName()] = shaped(onnxpb.TensorProto_DataType(t.GetDataType()), t.GetDims())
+		if c := constFromProto(t); c != nil {
+			sub.r.Consts[t.GetName()] = c
+		}
+	}
+	for i, n := range g.GetNode() {
+		for _, o := range n.GetOutput() {
+			if o != "" {
+				sub.producer[o] = i
+			}
+		}
+	}
+	for _, i := range topoOrder(g, sub.producer) {
+		sub.node(g.GetNode()[i])
+	}
+	inf.r.Warnings = append(inf.r.Warnings, sub.r.Warnings...)
+	for i, vi := range g.GetOutput() {
+		if t, ok := sub.lookup(vi.GetName()); ok {
+			outs[i] = t
+		} else if d, ok := sub.declared[vi.GetName()]; ok {
+			outs[i] = d
+		}
+	}
+	return outs
 }

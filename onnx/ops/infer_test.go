@@ -417,3 +417,51 @@ func TestSplitTrainingStandardOps(t *testing.T) {
 		t.Errorf("with view: %+v %v", s3, err)
 	}
 }
+
+func TestIfBranches(t *testing.T) {
+	branch := func(op string, in []string, elem onnxpb.TensorProto_DataType) *onnxpb.GraphProto {
+		g := build.New("branch")
+		g.Op(op, "out_"+op, in)
+		g.G.Output = append(g.G.Output, &onnxpb.ValueInfoProto{Name: proto.String("out_" + op),
+			Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(elem))}}}})
+		return g.G
+	}
+	for _, c := range []struct {
+		name      string
+		then, els *onnxpb.GraphProto
+		cond      *onnxpb.TensorProto
+		want      []int64
+	}{
+		{"same shapes", branch("Relu", []string{"x"}, f32), branch("Neg", []string{"x"}, f32), nil, []int64{2, 3}},
+		{"different shapes", branch("Relu", []string{"x"}, f32), branch("Transpose", []string{"x"}, f32), nil, []int64{-1, -1}},
+		{"constant condition", branch("Relu", []string{"x"}, f32), branch("Transpose", []string{"x"}, f32),
+			build.Int64s("c", nil, []int64{0}), []int64{3, 2}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := build.New("g")
+			b.Input("x", f32, []int64{2, 3})
+			if c.cond != nil {
+				c.cond.DataType = proto.Int32(int32(onnxpb.TensorProto_BOOL))
+				c.cond.RawData = []byte{0}
+				b.Initializer(c.cond)
+			} else {
+				b.Input("c", onnxpb.TensorProto_BOOL, []int64{})
+			}
+			ifn := b.Node("If", "if", []string{"c"}, []string{"y"},
+				&onnxpb.AttributeProto{Name: proto.String("then_branch"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: c.then},
+				&onnxpb.AttributeProto{Name: proto.String("else_branch"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: c.els})
+			b.Op("Relu", "z", []string{"y"})
+			r := mustInfer(t, model(b, 17), Options{})
+			if len(r.Warnings) > 0 || len(r.Unknown) > 0 {
+				t.Errorf("warnings %v unknown %v", r.Warnings, r.Unknown)
+			}
+			wantDims(t, r, "z", c.want...)
+			if r.Values["z"].Elem != f32 {
+				t.Errorf("elem %v", r.Values["z"].Elem)
+			}
+			if Recomputable(ifn) {
+				t.Error("If is recomputable")
+			}
+		})
+	}
+}
