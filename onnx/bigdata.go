@@ -42,6 +42,9 @@ func decodeOwned(data []byte) (*Model, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("not an ONNX model: empty input")
 	}
+	if len(data) < bigRawBytes {
+		return Decode(data) // nothing large enough to be worth aliasing
+	}
 	stripped, blobs, ok := stripRawData(data)
 	if !ok || len(blobs) == 0 {
 		return Decode(data)
@@ -108,7 +111,7 @@ func stripRawData(data []byte) (out []byte, blobs []rawBlob, ok bool) {
 func stripGraph(g []byte) ([]byte, []rawBlob, bool) {
 	var blobs []rawBlob
 	out := make([]byte, 0, 4096)
-	init := 0
+	idx := 0
 	for rest := g; len(rest) > 0; {
 		num, typ, n := protowire.ConsumeTag(rest)
 		if n < 0 {
@@ -132,11 +135,11 @@ func stripGraph(g []byte) ([]byte, []rawBlob, bool) {
 		if raw == nil {
 			out = append(out, field...)
 		} else {
-			blobs = append(blobs, rawBlob{init: init, raw: raw})
+			blobs = append(blobs, rawBlob{init: idx, raw: raw})
 			out = protowire.AppendTag(out, num, typ)
 			out = protowire.AppendBytes(out, nt)
 		}
-		init++
+		idx++
 	}
 	return out, blobs, true
 }
