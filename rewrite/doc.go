@@ -7,9 +7,11 @@
 // a clone whose outputs are renamed "<name>_rc<k>" (k = recompute round) and
 // whose inputs read the current instance of each value; backward nodes are
 // rewired to the current instances; forward nodes keep reading the originals.
-// Node order is the schedule order. Optionally each recompute round is tied to
-// the backward value computed just before it by an ordering guard (see guard),
-// so that ONNX Runtime cannot run the clones early.
+// Node order is the schedule order. ONNX Runtime does not run nodes in file
+// order, so optionally (Options.ORTGuard) ordering guards (see guard) tie each
+// recompute round to the backward value computed just before it, so the
+// clones cannot run early, and tie each leaf node (a parameter gradient, the
+// loss) to the node after it, so the leaves cannot run late (chainLeaves).
 //
 // Promises: the input model is never modified, and the output shares the input's
 // initializers, attributes and every field it does not change (nothing is

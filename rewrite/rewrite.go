@@ -15,8 +15,10 @@ import (
 // Options control Apply.
 type Options struct {
 	// ORTGuard ties the clones of each recompute round to the backward value
-	// computed just before the round (see guard), so that ONNX Runtime, which
-	// does not run nodes in file order, cannot run them early.
+	// computed just before the round, and every leaf node to the node after
+	// it (see guard, chainLeaves), so that ONNX Runtime, which does not run
+	// nodes in file order, runs clones no earlier and leaves no later than the
+	// schedule says.
 	ORTGuard bool
 	// Version is the tool version recorded in metadata_props.
 	Version string
@@ -28,7 +30,8 @@ type Report struct {
 	NodesBefore, Nodes int
 	Clones             int // cloned forward nodes (recompute steps)
 	Rounds             int // maximal runs of consecutive recompute steps
-	Guards             int // ordering guards inserted (ORTGuard)
+	Guards             int // ordering guards inserted (ORTGuard), LeafGuards included
+	LeafGuards         int // guards chaining the leaf nodes (ORTGuard)
 	NewValues          int // values created by clones
 	Unscheduled        int // nodes the schedule never ran, kept at the end
 
@@ -69,6 +72,9 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	e := newEmitter(m, g)
 	if err := e.walk(p.Schedule, opt.ORTGuard); err != nil {
 		return nil, nil, fmt.Errorf("rewrite: %w", err)
+	}
+	if opt.ORTGuard {
+		e.chainLeaves()
 	}
 
 	out := shallowCopy(m.Proto)
@@ -132,7 +138,7 @@ type emitter struct {
 	alias      map[string]string // guard output -> the value it aliases
 	guardValue map[string]bool
 	guardEmpty string
-	guardRound int
+	guardKey   string
 	zero       string
 }
 
@@ -265,7 +271,7 @@ func (e *emitter) walk(s planner.Schedule, guard bool) error {
 				if x == "" {
 					continue
 				}
-				if gx, ok := e.guard(x, lastGrad, round); ok {
+				if gx, ok := e.guard(x, lastGrad, "rc"+strconv.Itoa(round)); ok {
 					c.Input[i] = gx
 				}
 				break

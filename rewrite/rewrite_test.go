@@ -226,7 +226,7 @@ func TestApplyScheduleOrderWithoutRecompute(t *testing.T) {
 	m := chainModel(t)
 	g := graphOf(m, 4)
 	p := planFor(t, g, "0 1 -a 2 3 4 -c 5 -t 6 -u 7 -b 8 -db -s 9 -da")
-	out, rep, err := Apply(m, g, p, Options{ORTGuard: true})
+	out, rep, err := Apply(m, g, p, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +269,10 @@ func TestApplyGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Guards != 1 { // relu's clone reads mul's clone: only the round's root is guarded
-		t.Errorf("guards %d, want 1", rep.Guards)
+	// relu's clone reads mul's clone: only the round's root is guarded; the
+	// loss (a leaf) is tied to the node after it.
+	if rep.Guards != 2 || rep.LeafGuards != 1 {
+		t.Errorf("guards %d (%d for leaves), want 2 (1)", rep.Guards, rep.LeafGuards)
 	}
 	var clone *onnxpb.NodeProto
 	for _, n := range out.Proto.Graph.Node {
@@ -283,7 +285,7 @@ func TestApplyGuard(t *testing.T) {
 	}
 	// The guard depends on the last backward value before the round (db).
 	got := nodeOrder(out.Proto.Graph)
-	for _, s := range []string{"(db)", "(x)", "(x,x_guard_shape)", "mul_rc1(x_guarded,w)"} {
+	for _, s := range []string{"(db)", "(x)", "(x,x_guard_shape)", "mul_rc1(x_guarded,w)", "(loss)", "tanh_grad/sq(c_guarded,c)"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("guard node %s missing in %s", s, got)
 		}
