@@ -64,7 +64,8 @@ type Param struct {
 // and 1e-4 of max(‖w‖, 0.05)) and the coordinate of largest |g| plus
 // Coords−1 random ones (eps = 1e-2, 3e-3, 1e-3 of max(|w|, 0.05)), keeping
 // each probe's best step: large steps cross ReLU/MaxPool kinks, small ones
-// drown in float32 rounding; a wrong gradient fails them all.
+// drown in float32 rounding; a wrong gradient fails them all. Steps: see
+// steps.
 type Result struct {
 	Loss        float64
 	Params      []Param
@@ -125,9 +126,22 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 	for _, t := range g.Initializer {
 		inits[t.GetName()] = t
 	}
+	// Which parameters: all, or MaxParams spread evenly.
+	pick := make([]int, 0, len(params))
+	if len(params) <= opt.MaxParams {
+		for i := range params {
+			pick = append(pick, i)
+		}
+	} else {
+		for j := 0; j < opt.MaxParams; j++ {
+			pick = append(pick, j*(len(params)-1)/(opt.MaxParams-1))
+		}
+	}
+	// Only the sampled parameters become inputs (fed on every run); the
+	// others stay initializers.
 	isParam := map[string]bool{}
-	for _, p := range params {
-		isParam[p] = true
+	for _, i := range pick {
+		isParam[params[i]] = true
 	}
 	// Graph inputs (labels, data) at fixed random values; float graph-input
 	// params (fallback mode) come from here too.
@@ -172,7 +186,8 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 	if missing > 0 {
 		res.Note = fmt.Sprintf("%d initializers with missing external data replaced by random values", missing)
 	}
-	for _, p := range params {
+	for _, i := range pick {
+		p := params[i]
 		if feeds[p] == nil {
 			return nil, fmt.Errorf("gradcheck: parameter %s is neither an initializer nor an input", p)
 		}
@@ -300,17 +315,6 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 			gmax = max(gmax, math.Abs(grads[i].Float64At(k)))
 		}
 	}
-	// Which parameters: all, or MaxParams spread evenly.
-	pick := make([]int, 0, len(params))
-	if len(params) <= opt.MaxParams {
-		for i := range params {
-			pick = append(pick, i)
-		}
-	} else {
-		for j := 0; j < opt.MaxParams; j++ {
-			pick = append(pick, j*(len(params)-1)/(opt.MaxParams-1))
-		}
-	}
 	res.Checked = len(pick)
 	for _, i := range pick {
 		p := params[i]
@@ -343,8 +347,7 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 		if gnorm > 0 {
 			orig := append([]byte{}, w.Data...)
 			c := Coord{Index: -1, Analytic: gnorm, RelErr: math.Inf(1)}
-			for _, rel := range []float64{1e-2, 1e-3, 1e-4} {
-				t := rel * math.Max(wnorm, 0.05)
+			for _, t := range steps(math.Max(wnorm, 0.05), gnorm, res.Loss) {
 				set := func(sign float64) {
 					for k := int64(0); k < n; k++ {
 						putF32(w.Data, k, float32(float64(getF32(orig, k))+sign*t*gt.Float64At(k)/gnorm))
@@ -383,8 +386,7 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 			orig := getF32(w.Data, k)
 			s := math.Max(math.Abs(float64(orig)), 0.05)
 			c := Coord{Index: k, Analytic: an, RelErr: math.Inf(1)}
-			for _, rel := range []float64{1e-2, 3e-3, 1e-3} {
-				eps := rel * s
+			for _, eps := range steps(s, math.Abs(an), res.Loss) {
 				putF32(w.Data, k, float32(float64(orig)+eps))
 				lp, err := lossAt()
 				if err != nil {
@@ -568,4 +570,22 @@ func scalar(name string, v float32) *onnxpb.TensorProto {
 	b := make([]byte, 4)
 	binary.LittleEndian.PutUint32(b, math.Float32bits(v))
 	return &onnxpb.TensorProto{Name: proto.String(name), DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: b}
+}
+
+// steps are the finite-difference steps to try for a weight of scale s and
+// directional derivative g: 1e-2·s, then ten times smaller each, while the
+// predicted loss change s·g stays 100 times above float32 rounding of the
+// loss (1e-6·|loss|) — ill-conditioned nets (BatchNorm over two values)
+// need tiny steps before they look linear. At least two steps.
+func steps(s, g, loss float64) []float64 {
+	noise := 1e-6 * math.Max(math.Abs(loss), 1e-3)
+	var out []float64
+	for rel := 1e-2; rel >= 1e-7; rel /= 10 {
+		t := rel * s
+		if len(out) >= 2 && t*g < 100*noise {
+			break
+		}
+		out = append(out, t)
+	}
+	return out
 }

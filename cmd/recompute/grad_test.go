@@ -1,0 +1,199 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnx-recompute/recompute/models"
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/build"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/ort"
+)
+
+// gtHaveORT reports whether ONNX Runtime is available; without it the
+// tests still build and check the graphs, and say that --check was skipped.
+func gtHaveORT(t *testing.T) bool {
+	if _, err := ort.LibraryPath(""); err != nil {
+		t.Logf("ONNX Runtime absent (%v): --check skipped; run scripts/fetch-ort.sh", err)
+		return false
+	}
+	return true
+}
+
+// gtChecker runs onnx.checker.check_model(full_check=True) with Debian's
+// python3-onnx.
+func gtChecker(t *testing.T, path string) {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import onnx").Run(); err != nil {
+		t.Logf("python3-onnx for %s absent: onnx.checker skipped", py)
+		return
+	}
+	out, err := exec.Command(py, "-c", "import sys, onnx; onnx.checker.check_model(sys.argv[1], full_check=True)", path).CombinedOutput()
+	if err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		t.Errorf("onnx.checker %s: %v: %s", filepath.Base(path), err, lines[len(lines)-1])
+	}
+}
+
+// gtGrad runs recompute grad and fails on a non-zero exit.
+func gtGrad(t *testing.T, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := mtRun(append([]string{"grad"}, args...)...)
+	if code != 0 {
+		t.Fatalf("recompute grad %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout, stderr)
+	}
+	t.Log(gtLastLine(strings.TrimSpace(stdout)))
+	return stdout
+}
+
+// TestGradBuiltins: every built-in network at a small size gets a training
+// graph that passes onnx.checker and --check on ONNX Runtime. Deep networks
+// in float32 (ResNet-101 backbones, 50+ BatchNorms over batch 2) have
+// finite-difference noise near 5%, so they are held to 0.1.
+func TestGradBuiltins(t *testing.T) {
+	withORT := gtHaveORT(t)
+	sizes := map[string][]string{
+		"resnet50":    {"--size", "64"},
+		"resnet101":   {"--size", "64", "--tolerance", "0.1"},
+		"resnet152":   {"--size", "64", "--tolerance", "0.1"},
+		"vgg19":       {"--size", "32"},
+		"densenet161": {"--size", "64", "--tolerance", "0.1"},
+		"googlenet":   {"--size", "64", "--tolerance", "0.1"},
+		"unet":        {"--size", "188"},
+		"pspnet":      {"--size", "64", "--tolerance", "0.1"},
+		"gpt2":        {"--seq", "8"},
+	}
+	for _, name := range models.Names() {
+		t.Run(name, func(t *testing.T) {
+			extra, ok := sizes[name]
+			if !ok {
+				t.Fatalf("no small size known for built-in %s: add it to the table", name)
+			}
+			out := filepath.Join(t.TempDir(), name+"_train.onnx")
+			args := append([]string{name, "-o", out, "--batch", "2"}, extra...)
+			if withORT {
+				args = append(args, "--check", "--check-params", "4")
+			}
+			gtGrad(t, args...)
+			gtChecker(t, out)
+		})
+	}
+}
+
+// TestGradCorpus: the forward models of ../shared/corpus.
+func TestGradCorpus(t *testing.T) {
+	withORT := gtHaveORT(t)
+	dir := mtCorpus(t, "")
+	zoo, _ := filepath.Glob(filepath.Join(dir, "zoo", "*.onnx"))
+	fw, _ := filepath.Glob(filepath.Join(dir, "train", "*_forward.onnx"))
+	for _, path := range append(zoo, fw...) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "train.onnx")
+			args := []string{path, "-o", out}
+			if withORT {
+				args = append(args, "--check", "--check-params", "6")
+			}
+			stdout := gtGrad(t, args...)
+			if strings.Contains(stdout, "external file") {
+				gtStandIn(t, out)
+			}
+			gtChecker(t, out)
+		})
+	}
+}
+
+// gtStandIn writes sparse stand-ins for external weight files the training
+// graph references (resnet18's is absent from the corpus on purpose).
+func gtStandIn(t *testing.T, path string) {
+	m, err := onnx.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := map[string]int64{}
+	for _, init := range m.Proto.Graph.Initializer {
+		if !onnx.IsExternal(init) {
+			continue
+		}
+		ref, err := onnx.External(init)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := onnx.NumElements(init.Dims)
+		b, _ := onnx.DataBytes(init.GetDataType(), n)
+		size[ref.Location] = max(size[ref.Location], ref.Offset+b)
+	}
+	for loc, n := range size {
+		f, err := os.Create(filepath.Join(filepath.Dir(path), loc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(n)
+		f.Close()
+	}
+}
+
+// TestGradBadInput: usage errors exit 2, failures exit 1; one line; no
+// output file.
+func TestGradBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.onnx")
+	g := build.New("g")
+	g.Input("x", onnxpb.TensorProto_FLOAT, []int64{2, 4})
+	g.Initializer(build.Float32s("w", []int64{4, 3}, make([]float32, 12)))
+	g.Node("MatMul", "mm", []string{"x", "w"}, []string{"y"})
+	g.Output("y", onnxpb.TensorProto_FLOAT, []int64{2, 3})
+	if err := (&onnx.Model{Proto: build.Model(g.G, 17)}).Save(good); err != nil {
+		t.Fatal(err)
+	}
+	unsupported := filepath.Join(dir, "unsupported.onnx")
+	u := build.New("u")
+	u.Input("x", onnxpb.TensorProto_FLOAT, []int64{2, 4})
+	u.Initializer(build.Float32s("w", []int64{4, 3}, make([]float32, 12)))
+	u.Node("MatMul", "mm", []string{"x", "w"}, []string{"h"})
+	u.Node("Selu", "the_selu", []string{"h"}, []string{"y"})
+	u.Output("y", onnxpb.TensorProto_FLOAT, []int64{2, 3})
+	if err := (&onnx.Model{Proto: build.Model(u.G, 17)}).Save(unsupported); err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.onnx")
+	data, _ := os.ReadFile(good)
+	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	out := filepath.Join(dir, "out.onnx")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{good}, 2, "-o OUT"},
+		{[]string{good, "-o", good}, 2, "overwrite"},
+		{[]string{good, "-o", out, "--loss", "hinge"}, 2, "--loss"},
+		{[]string{good, "-o", out, "--size", "32"}, 2, "built-in"},
+		{[]string{truncated, "-o", out}, 1, "truncated.onnx"},
+		{[]string{filepath.Join(dir, "absent.onnx"), "-o", out}, 1, "built-in network"},
+		{[]string{unsupported, "-o", out}, 1, "Selu (node the_selu)"},
+	}
+	for _, c := range cases {
+		code, stdout, stderr := mtRun(append([]string{"grad"}, c.args...)...)
+		if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("grad %v: exit %d, stderr %q, stdout %q; want exit %d and one line with %q", c.args, code, stderr, stdout, c.code, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("grad %v wrote %s", c.args, out)
+		}
+	}
+	// The good model works, with mse, and refuses nothing.
+	gtGrad(t, good, "-o", out, "--loss", "mse")
+	gtChecker(t, out)
+}
+
+func gtLastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
