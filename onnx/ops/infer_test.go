@@ -198,6 +198,13 @@ func TestOpsetVariants(t *testing.T) {
 		{"MaxPool ceil", 13, func(b *build.Graph) {
 			b.Op("MaxPool", "y", []string{"x"}, build.AttrInts("kernel_shape", 2, 2), build.AttrInts("strides", 2, 2), build.AttrInt("ceil_mode", 1))
 		}, "y", []int64{2, 1, 2, 3}},
+		// A window that would start in the right padding is dropped (PyTorch,
+		// ONNX 1.16+ spec text and current ONNX Runtime; onnx 1.12's shape
+		// inference still says 3 here).
+		{"MaxPool ceil drops a window in the padding", 13, func(b *build.Graph) {
+			b.Op("MaxPool", "y", []string{"x"}, build.AttrInts("kernel_shape", 1, 1), build.AttrInts("strides", 1, 3),
+				build.AttrInts("pads", 0, 0, 0, 2), build.AttrInt("ceil_mode", 1))
+		}, "y", []int64{2, 1, 4, 2}},
 		{"Conv SAME_UPPER stride 2", 13, func(b *build.Graph) {
 			b.Initializer(build.Float32s("w", []int64{6, 1, 3, 3}, make([]float32, 54)))
 			b.Op("Conv", "y", []string{"x", "w"}, build.AttrString("auto_pad", "SAME_UPPER"), build.AttrInts("strides", 2, 2))
