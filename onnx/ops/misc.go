@@ -25,6 +25,89 @@ func init() {
 		Rule{Type: "MaxUnpool", Infer: inferMaxUnpool, FLOPs: perInput(1), Recompute: always},
 	)
 	registerAs("", []string{"RNN", "GRU", "LSTM"}, Rule{Infer: inferRNN, FLOPs: rnnFLOPs, Recompute: always})
+	registerAs("", []string{"HannWindow", "HammingWindow", "BlackmanWindow"}, Rule{Infer: inferWindow, FLOPs: perOutput(4), Recompute: always})
+	register(
+		// Quantized Conv/MatMul: Conv's and MatMul's shapes with the output
+		// zero point's type. Inputs: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp.
+		Rule{Type: "QLinearConv", Infer: inferQLinear(0, 3, 7), FLOPs: qlinearConvFLOPs, Recompute: always},
+		// a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp.
+		Rule{Type: "QLinearMatMul", Infer: inferQLinear(0, 3, 7), FLOPs: qlinearMatMulFLOPs, Recompute: always},
+	)
+	// ai.onnx.preview.training optimizers: functional (new values as
+	// outputs), one output per optimized tensor and state, shaped like the
+	// corresponding input after R and T.
+	registerAs("ai.onnx.preview.training", []string{"Adagrad", "Momentum", "Adam"},
+		Rule{Infer: inferOptimizer, FLOPs: perOutput(4), Recompute: never})
+}
+
+func inferWindow(c *Ctx) error {
+	elem := onnxpb.TensorProto_DataType(attrInt(c.N, "output_datatype", int64(onnxpb.TensorProto_FLOAT)))
+	t := Tensor{Elem: elem, Dims: []int64{-1}, Rank: 1}
+	if k := c.konst(0); k != nil && k.Len() == 1 {
+		t.Dims[0] = k.Int(0)
+	}
+	c.set(0, t)
+	return nil
+}
+
+// inferQLinear runs the float rule on inputs a and b and takes the element
+// type of the output zero point (uint8 if absent).
+func inferQLinear(a, b, zp int) func(*Ctx) error {
+	return func(c *Ctx) error {
+		sub := &Ctx{N: c.N, Opset: c.Opset, In: []Tensor{c.in(a), c.in(b)}, InC: []*Const{nil, nil},
+			Out: []Tensor{unknownTensor}, OutC: []*Const{nil}, inf: c.inf}
+		var err error
+		if c.N.GetOpType() == "QLinearConv" {
+			err = inferConv(sub)
+		} else {
+			err = inferMatMul(sub)
+		}
+		if err != nil {
+			return err
+		}
+		elem := onnxpb.TensorProto_UINT8
+		if c.has(zp) && c.in(zp).Elem != 0 {
+			elem = c.in(zp).Elem
+		}
+		c.set(0, sub.Out[0].withElem(elem))
+		return nil
+	}
+}
+
+func qlinearConvFLOPs(n *onnxpb.NodeProto, in, out []Tensor) float64 {
+	if len(in) < 4 {
+		return 0
+	}
+	return convFLOPs(n, []Tensor{in[0], in[3]}, out)
+}
+
+func qlinearMatMulFLOPs(n *onnxpb.NodeProto, in, out []Tensor) float64 {
+	if len(in) < 4 {
+		return 0
+	}
+	return matmulFLOPs(n, []Tensor{in[0], in[3]}, out)
+}
+
+// inferOptimizer: inputs R, T, then n tensors X, n gradients G and (Adam)
+// two or (Adagrad, Momentum) one state per tensor; outputs are the new X
+// and states, each shaped like its input.
+func inferOptimizer(c *Ctx) error {
+	states := 1
+	if c.N.GetOpType() == "Adam" {
+		states = 2
+	}
+	rest := len(c.In) - 2
+	if rest <= 0 || rest%(2+states) != 0 {
+		return nil
+	}
+	n := rest / (2 + states)
+	for i := 0; i < n; i++ {
+		c.set(i, c.in(2+i))
+		for s := 0; s < states; s++ {
+			c.set(n+s*n+i, c.in(2+2*n+s*n+i))
+		}
+	}
+	return nil
 }
 
 func inferEyeLike(c *Ctx) error {
