@@ -183,6 +183,9 @@ func infer(m *onnx.Model, opt Options, useDeclared bool) (*Result, error) {
 		}
 		inf.r.Values[vi.GetName()] = inf.typeOf(vi.GetType(), true, opt.Batch)
 	}
+	// An initializer that is also a graph input (IR 4+) is a default the
+	// caller could override; we fold it anyway, as runtimes do unless fed:
+	// exporters list shape constants this way (keep_initializers_as_inputs).
 	for _, t := range g.GetInitializer() {
 		inf.r.Values[t.GetName()] = shaped(onnxpb.TensorProto_DataType(t.GetDataType()), t.GetDims())
 		if c := constFromProto(t); c != nil {
