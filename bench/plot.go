@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -94,8 +95,15 @@ func TradeoffPlot(n *Network) (*plot.Plot, error) {
 		p.Legend.Add(c.Label, line, sc)
 		entries++
 	}
+	// Single points: none, Chen and each strategy's memory-centric minimum
+	// (in its TC curve's colour, hollow).
+	curveColor := map[string]color.Color{}
+	for i, c := range n.Sweep {
+		curveColor[strings.TrimSuffix(c.Label, " TC")] = palette[i%len(palette)]
+	}
+	extra := len(n.Sweep)
 	for _, r := range n.Rows {
-		if !r.OK() || (r.Label != "none" && r.Label != "chen") {
+		if !r.OK() || (r.Label != "none" && r.Label != "chen" && r.Objective != "memory") {
 			continue
 		}
 		xy := plotter.XYs{{X: r.Overhead, Y: float64(r.PeakBytes) / gib}}
@@ -105,15 +113,29 @@ func TradeoffPlot(n *Network) (*plot.Plot, error) {
 			return nil, err
 		}
 		sc.Radius = vg.Points(5)
-		if r.Label == "none" {
+		switch {
+		case r.Label == "none":
 			sc.Shape = draw.BoxGlyph{}
 			sc.Color = color.Black
-		} else {
+		case r.Label == "chen":
 			sc.Shape = draw.PyramidGlyph{}
 			sc.Color = color.Gray{Y: 0x70}
+		default:
+			col, ok := curveColor[r.Strategy]
+			if !ok {
+				col = palette[extra%len(palette)]
+				extra++
+			}
+			sc.Shape = draw.RingGlyph{}
+			sc.Color = col
+			sc.Radius = vg.Points(6)
 		}
 		p.Add(sc)
-		p.Legend.Add(r.Label, sc)
+		label := r.Label
+		if r.Objective == "memory" {
+			label += " (minimum memory)"
+		}
+		p.Legend.Add(label, sc)
 		entries++
 	}
 	frame(p, entries, xmax, ymax)

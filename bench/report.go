@@ -321,8 +321,12 @@ func writeSweep(w io.Writer, n *Network) {
 					continue
 				}
 				switch {
+				case p.Infeasible && p.Derived != "":
+					s = "infeasible (" + p.Derived + ")"
 				case p.Infeasible:
 					s = "infeasible"
+				case p.Derived != "":
+					s = fmt.Sprintf("%s / +%s (%s)", fmtBytes(p.PeakBytes), fmtPct(p.Overhead), p.Derived)
 				case p.Err != "":
 					s = "failed"
 				default:

@@ -109,6 +109,10 @@ type Point struct {
 	Seconds     float64 `json:"seconds"`
 	Infeasible  bool    `json:"infeasible,omitempty"`
 	Err         string  `json:"error,omitempty"`
+	// Derived says why the point was not planned: "none fits" (budget at or
+	// above the none peak: none itself, no overhead) or "below the MC
+	// minimum" (no candidate of the strategy replays that low).
+	Derived string `json:"derived,omitempty"`
 }
 
 // Timeline holds live transient bytes after each schedule step, before (none)

@@ -60,8 +60,10 @@ func TestRunSmall(t *testing.T) {
 				t.Errorf("%s: no %q row", n.Name, want)
 			}
 		}
-		if len(n.Sweep) != 2 || len(n.Sweep[0].Points) != 3 {
-			t.Errorf("%s: sweep %+v, want 2 curves of 3 budgets", n.Name, n.Sweep)
+		if len(n.Sweep) != 1 || len(n.Sweep[0].Points) != 3 {
+			t.Errorf("%s: sweep %+v, want 1 curve (approx TC) of 3 budgets", n.Name, n.Sweep)
+		} else if last := n.Sweep[0].Points[2]; last.PeakBytes != n.NonePeakBytes || last.Overhead != 0 {
+			t.Errorf("%s: budget 100%% gives %+v, want the none point", n.Name, last)
 		}
 		if n.Timeline == nil || len(n.Timeline.None) == 0 || len(n.Timeline.After) == 0 {
 			t.Errorf("%s: no timeline", n.Name)
