@@ -29,7 +29,7 @@ func convChain(nodes int) *onnx.Model {
 			x = b.Op("Reshape", fmt.Sprintf("rs%d", i), []string{x, "shape"})
 		}
 	}
-	b.Output(x, f32, nil)
+	b.Output(x, f32, []int64{-1, 16, 32, 32}, "N")
 	return model(b, 17)
 }
 

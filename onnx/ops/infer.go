@@ -312,6 +312,12 @@ func (inf *inferrer) node(n *onnxpb.NodeProto) {
 			}
 			t = merge(t, d)
 		}
+		if t.Rank >= 0 {
+			// Own the dims: rules may pass an input's slice through.
+			t = shaped(t.Elem, t.Dims)
+		} else {
+			t.Dims = nil
+		}
 		inf.r.Values[name] = t
 		if k := c.OutC[i]; k != nil && k.Len() <= maxConstElems {
 			inf.r.Consts[name] = k
