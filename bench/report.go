@@ -325,6 +325,8 @@ func writeSweep(w io.Writer, n *Network) {
 					s = "infeasible (" + p.Derived + ")"
 				case p.Infeasible:
 					s = "infeasible"
+				case p.Derived != "" && p.PeakBytes == 0:
+					s = p.Derived
 				case p.Derived != "":
 					s = fmt.Sprintf("%s / +%s (%s)", fmtBytes(p.PeakBytes), fmtPct(p.Overhead), p.Derived)
 				case p.Err != "":

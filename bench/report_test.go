@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -215,6 +216,22 @@ func TestDownsampleKeepsPeak(t *testing.T) {
 		}
 		if peak != 5000 {
 			t.Errorf("n=%d max=%d: peak %d, want 5000", tc.n, tc.max, peak)
+		}
+	}
+}
+
+func TestSpread(t *testing.T) {
+	idx := []int{0, 1, 2, 3, 4, 5, 6}
+	tests := []struct {
+		k    int
+		want []int
+	}{
+		{10, idx}, {7, idx}, {0, nil}, {1, []int{3}}, {2, []int{0, 6}}, {3, []int{0, 3, 6}}, {4, []int{0, 2, 4, 6}},
+	}
+	for _, tc := range tests {
+		got := spread(idx, tc.k)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("spread(%d) = %v, want %v", tc.k, got, tc.want)
 		}
 	}
 }

@@ -29,6 +29,7 @@ type Options struct {
 	MaxLowerSets     int       // exact DP only when the lower sets fit
 	Quick            bool
 	TimelinePoints   int       // per curve, after downsampling
+	SweepSeconds     float64   // planning time allowed per sweep curve (0: 60 s)
 	Progress         io.Writer // progress lines; nil discards
 	Command          string    // recorded in RESULTS.md
 }
@@ -68,6 +69,9 @@ func Run(opt Options) (*Results, error) {
 	}
 	if opt.Strategies == nil {
 		opt.Strategies = []string{"none", "chen", "approx", "exact"}
+	}
+	if opt.SweepSeconds == 0 {
+		opt.SweepSeconds = 60
 	}
 	if opt.TimelinePoints == 0 {
 		opt.TimelinePoints = 1500
@@ -256,35 +260,65 @@ func benchGraph(n *Network, g *planner.Graph, err error, opt Options) {
 	// (the memory-centric minimum and Chen are single points beside it).
 	// A budget below the strategy's own memory-centric minimum is
 	// infeasible for it (that minimum is the lowest peak any of its
-	// candidates replays to), and a budget at or above the none peak is met
-	// by none itself; neither needs a run, and the table says which is which.
+	// candidates replays to), a budget at or above the none peak is met by
+	// none itself, and the TC row's budget was planned already; none of
+	// these needs a run, and the table says which is which. The remaining
+	// budgets are planned as far as opt.SweepSeconds allows, judged by how
+	// long this strategy's rows took; the others are marked "not run".
 	for _, sp := range specs {
 		if sp.objective != "time" || (sp.strategy == "exact" && exactSkip != "") {
 			continue
 		}
 		var floor int64
+		var perPlan float64
+		mcRow, _ := n.row(sp.strategy + " MC")
+		tcRow, _ := n.row(sp.label)
 		if mc := plans[sp.strategy+" MC"]; mc != nil {
 			floor = mc.PeakBytes
 		}
-		c := Curve{Label: sp.label}
-		t0 := time.Now()
-		runs := 0
-		for _, f := range opt.Budgets {
+		perPlan = max(mcRow.Seconds, tcRow.Seconds, 1e-3)
+		c := Curve{Label: sp.label, Points: make([]Point, len(opt.Budgets))}
+		var todo []int
+		for i, f := range opt.Budgets {
 			pt := Point{BudgetFrac: f, BudgetBytes: int64(f * float64(n.NonePeakBytes))}
 			switch {
 			case f >= 1:
 				pt.PeakBytes, pt.Derived = n.NonePeakBytes, "none fits"
-				c.Points = append(c.Points, pt)
-				continue
 			case floor > 0 && pt.BudgetBytes < floor:
 				pt.Infeasible, pt.Derived = true, "below the MC minimum"
-				c.Points = append(c.Points, pt)
+			case f == sp.frac && tcRow.Label != "":
+				pt.Derived = "the TC row"
+				pt.Seconds = tcRow.Seconds
+				if tcRow.OK() {
+					pt.PeakBytes, pt.Overhead = tcRow.PeakBytes, tcRow.Overhead
+				} else {
+					pt.Infeasible = true
+				}
+			default:
+				todo = append(todo, i)
+			}
+			c.Points[i] = pt
+		}
+		maxRuns := int(opt.SweepSeconds / perPlan)
+		run := spread(todo, maxRuns)
+		if len(run) < len(todo) {
+			n.Notes = append(n.Notes, fmt.Sprintf("%s sweep capped: %d of %d budgets planned (one plan takes about %.1f s; --sweep-seconds %.0f)",
+				sp.label, len(run), len(todo), perPlan, opt.SweepSeconds))
+		}
+		planned := map[int]bool{}
+		for _, i := range run {
+			planned[i] = true
+		}
+		t0 := time.Now()
+		for _, i := range todo {
+			pt := &c.Points[i]
+			if !planned[i] {
+				pt.Derived = "not run: time cap"
 				continue
 			}
 			t1 := time.Now()
-			p, err := planner.Make(g, planner.Options{Strategy: sp.strategy, Objective: sp.objective, BudgetFrac: f, MaxLowerSets: opt.MaxLowerSets})
+			p, err := planner.Make(g, planner.Options{Strategy: sp.strategy, Objective: sp.objective, BudgetFrac: pt.BudgetFrac, MaxLowerSets: opt.MaxLowerSets})
 			pt.Seconds = time.Since(t1).Seconds()
-			runs++
 			var inf *planner.InfeasibleError
 			switch {
 			case errors.As(err, &inf):
@@ -295,10 +329,9 @@ func benchGraph(n *Network, g *planner.Graph, err error, opt Options) {
 				pt.PeakBytes = p.PeakBytes
 				pt.Overhead = pct(p.OverheadCost, p.ForwardCost)
 			}
-			c.Points = append(c.Points, pt)
 		}
 		n.Sweep = append(n.Sweep, c)
-		say("sweep %s: %d budgets (%d planned) in %.1fs", sp.label, len(opt.Budgets), runs, time.Since(t0).Seconds())
+		say("sweep %s: %d budgets (%d planned) in %.1fs", sp.label, len(opt.Budgets), len(run), time.Since(t0).Seconds())
 	}
 
 	// Timeline: none against the minimum-memory plan.
@@ -314,6 +347,25 @@ func benchGraph(n *Network, g *planner.Graph, err error, opt Options) {
 			}
 		}
 	}
+}
+
+// spread picks at most k of idx, evenly spaced, keeping the first and the
+// last when k >= 2.
+func spread(idx []int, k int) []int {
+	if k >= len(idx) {
+		return idx
+	}
+	if k <= 0 {
+		return nil
+	}
+	if k == 1 {
+		return idx[len(idx)/2 : len(idx)/2+1]
+	}
+	out := make([]int, 0, k)
+	for j := 0; j < k; j++ {
+		out = append(out, idx[j*(len(idx)-1)/(k-1)])
+	}
+	return out
 }
 
 func pct(part, whole float64) float64 {

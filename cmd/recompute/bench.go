@@ -27,6 +27,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 0, "batch size for every built-in network (0: the paper's: 32 classifiers, 8 unet, 1 pspnet, 8 gpt2)")
 	size := fs.Int("size", 0, "input height and width for every image network (0: the paper's: 224, unet 572, pspnet 713)")
 	seq := fs.Int("seq", 0, "sequence length for gpt2 (0: 1024)")
+	sweepSecs := fs.Float64("sweep-seconds", 60, "planning time allowed per sweep curve; budgets beyond it are marked \"not run\"")
 	quick := fs.Bool("quick", false, "fewer budgets in the sweep")
 	measure := fs.Bool("measure", false, "also measure original and rewritten graphs in ONNX Runtime (resnet50, unet, gpt2 at small sizes)")
 	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so for --measure (default $ONNXRUNTIME_LIB or scripts/fetch-ort.sh's location)")
@@ -38,7 +39,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	opt := bench.Options{
 		CGFiles: *cgFiles, TCBudget: *tcBudget, MaxLowerSets: *maxLower,
-		Batch: *batch, Size: *size, Seq: *seq, Quick: *quick, Progress: stderr,
+		Batch: *batch, Size: *size, Seq: *seq, Quick: *quick, Progress: stderr, SweepSeconds: *sweepSecs,
 		Command: "recompute bench " + strings.Join(args, " "),
 	}
 	switch *modelList {
@@ -69,6 +70,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return usagef("unknown strategy %q (want none, chen, approx, exact)", s)
 		}
 	}
+	if *sweepSecs <= 0 {
+		return usagef("--sweep-seconds %g: want a positive number", *sweepSecs)
+	}
 	if *tcBudget <= 0 || *tcBudget > 1 {
 		return usagef("--tc-budget %g: want a fraction in (0, 1]", *tcBudget)
 	}
@@ -88,7 +92,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *measure {
-		bench.Measure(res, bench.MeasureOptions{ORTLib: *ortLib, Progress: stderr})
+		bench.Measure(res, bench.MeasureOptions{ORTLib: *ortLib, Progress: stderr, Version: version})
 	}
 	if err := bench.Write(*out, res); err != nil {
 		return err
