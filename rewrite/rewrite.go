@@ -125,7 +125,8 @@ type emitter struct {
 	src    *onnxpb.GraphProto
 	g      *planner.Graph
 	opset  int64
-	names  map[string]bool // every value and node name in use
+	names  map[string]bool  // every value and node name in use
+	bytes  map[string]int64 // planner size of each value, by name
 	vinfo  map[string]*onnxpb.ValueInfoProto
 	report Report
 
@@ -154,6 +155,10 @@ func newEmitter(m *onnx.Model, g *planner.Graph) *emitter {
 		cloneOf:    map[string]string{},
 		alias:      map[string]string{},
 		guardValue: map[string]bool{},
+		bytes:      make(map[string]int64, len(g.Values)),
+	}
+	for _, v := range g.Values {
+		e.bytes[v.Name] = v.Bytes
 	}
 	for _, vs := range [][]*onnxpb.ValueInfoProto{src.Input, src.Output, src.ValueInfo} {
 		for _, v := range vs {
@@ -267,14 +272,10 @@ func (e *emitter) walk(s planner.Schedule, guard bool) error {
 			c = proto.Clone(n).(*onnxpb.NodeProto)
 		}
 		if guard && lastGrad != "" && !readsAny(c, roundClones) {
-			for i, x := range c.Input {
-				if x == "" {
-					continue
-				}
-				if gx, ok := e.guard(x, lastGrad, "rc"+strconv.Itoa(round)); ok {
+			if i := e.guardInput(c); i >= 0 {
+				if gx, ok := e.guard(c.Input[i], lastGrad, "rc"+strconv.Itoa(round)); ok {
 					c.Input[i] = gx
 				}
-				break
 			}
 		}
 		suffix := "_rc" + strconv.Itoa(round)
