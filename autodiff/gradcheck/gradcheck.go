@@ -12,6 +12,7 @@
 package gradcheck
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -210,6 +211,14 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 		}
 		cg.Node = append(cg.Node, n)
 	}
+	// The loss leaves as a 1-element tensor: the ORT bridge rewrites scalar
+	// outputs only for models without external data.
+	loss1 := "__gradcheck_loss"
+	cg.Initializer = append(cg.Initializer, &onnxpb.TensorProto{Name: proto.String("__gradcheck_shape1"), Dims: []int64{1},
+		DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{1}})
+	cg.Node = append(cg.Node, &onnxpb.NodeProto{OpType: proto.String("Reshape"), Name: proto.String(loss1),
+		Input: []string{g.Output[0].GetName(), "__gradcheck_shape1"}, Output: []string{loss1}})
+	cg.Output = append([]*onnxpb.ValueInfoProto{valueInfo(loss1, []int64{1})}, g.Output[1:]...)
 	if replaced > 0 {
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" %d ConstantOfShape weights replaced by random values", replaced))
 	}
@@ -230,6 +239,11 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	// Large weights go to one external file both copies share, so the
+	// weights are written once, not once per copy.
+	if cg.Initializer, err = externalize(m, cg.Initializer, dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, "check.onnx")
 	if err := (&onnx.Model{Proto: mp}).Save(path); err != nil {
 		return nil, err
@@ -254,7 +268,7 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 		names = append(names, in.GetName())
 	}
 	lossNames := append(append([]string{}, names...), masks...)
-	outNames := []string{g.Output[0].GetName()}
+	outNames := []string{loss1}
 	allOut := make([]string, len(cg.Output))
 	for i, o := range cg.Output {
 		allOut[i] = o.GetName()
@@ -588,4 +602,44 @@ func steps(s, g, loss float64) []float64 {
 		out = append(out, t)
 	}
 	return out
+}
+
+// externalize moves initializers of 1 MiB or more into dir/weights.bin and
+// returns the list with external references in their place.
+func externalize(m *onnx.Model, inits []*onnxpb.TensorProto, dir string) ([]*onnxpb.TensorProto, error) {
+	const file = "weights.bin"
+	f, err := os.Create(filepath.Join(dir, file))
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var off int64
+	out := make([]*onnxpb.TensorProto, len(inits))
+	for i, t := range inits {
+		out[i] = t
+		if onnx.IsExternal(t) {
+			continue // only missing external data was replaced; present data stays where it is
+		}
+		data, err := m.TensorBytes(t)
+		if err != nil || len(data) < 1<<20 {
+			continue
+		}
+		if _, err := w.Write(data); err != nil {
+			f.Close()
+			return nil, err
+		}
+		out[i] = &onnxpb.TensorProto{Name: t.Name, Dims: t.Dims, DataType: t.DataType,
+			DataLocation: onnxpb.TensorProto_EXTERNAL.Enum(),
+			ExternalData: []*onnxpb.StringStringEntryProto{
+				{Key: proto.String("location"), Value: proto.String(file)},
+				{Key: proto.String("offset"), Value: proto.String(fmt.Sprint(off))},
+				{Key: proto.String("length"), Value: proto.String(fmt.Sprint(len(data)))},
+			}}
+		off += int64(len(data))
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return out, f.Close()
 }

@@ -2,13 +2,8 @@ package gradcheck
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 
-	"github.com/onnx-recompute/recompute/autodiff"
-	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/ort"
 )
 
@@ -19,17 +14,6 @@ func needORT(t testing.TB) {
 		}
 		t.Fatal(err)
 	}
-}
-
-func corpus(t testing.TB) []string {
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus %s absent: %v", dir, err)
-	}
-	zoo, _ := filepath.Glob(filepath.Join(dir, "zoo", "*.onnx"))
-	fw, _ := filepath.Glob(filepath.Join(dir, "train", "*_forward.onnx"))
-	return append(zoo, fw...)
 }
 
 func report(t *testing.T, r *Result) {
@@ -43,23 +27,5 @@ func report(t *testing.T, r *Result) {
 	}
 }
 
-func TestCorpus(t *testing.T) {
-	needORT(t)
-	for _, path := range corpus(t) {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			m, err := onnx.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tm, err := autodiff.Build(m, autodiff.Options{Batch: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Check(tm, Options{MaxParams: 12})
-			if err != nil {
-				t.Fatal(err)
-			}
-			report(t, r)
-		})
-	}
-}
+// The corpus and built-in networks are checked end to end by the grad
+// command's tests (cmd/recompute/grad_test.go).
