@@ -85,7 +85,8 @@ func (n *Network) MinMemory() (Row, bool) {
 		if !r.OK() || r.Label == "none" || (r.Objective != "memory" && r.Strategy != "chen") {
 			continue
 		}
-		if !found || r.PeakBytes < best.PeakBytes {
+		// Ties go to the DP rows (they come after Chen).
+		if !found || r.PeakBytes < best.PeakBytes || (r.PeakBytes == best.PeakBytes && best.Strategy == "chen") {
 			best, found = r, true
 		}
 	}
@@ -100,6 +101,8 @@ func peakCell(n *Network, label string) string {
 		return "not run"
 	case r.Skipped != "":
 		return r.Skipped
+	case r.Err == "infeasible":
+		return fmt.Sprintf("infeasible (lowest %s)", fmtBytes(r.MinBytes))
 	case r.Err != "":
 		return "failed: " + r.Err
 	}
@@ -137,6 +140,13 @@ func Judge(n *Network) {
 	why := []string{fmt.Sprintf("no: best %s −%s < paper −%.0f%%", best.Label, fmtPct(best.Reduction), target)}
 	if fr := floorReduction(n); fr < target {
 		why = append(why, fmt.Sprintf("the largest single op needs %s live at once, so no schedule of this graph can go below −%s", fmtBytes(n.FloorBytes), fmtPct(fr)))
+	} else if pa := n.PeakAt; pa != nil {
+		where := "forward"
+		if pa.Backward {
+			where = "backward"
+		}
+		why = append(why, fmt.Sprintf("the plan peaks at %s op %s (%s) with %s of activations and %s of gradients live; a one-level plan keeps every segment boundary and the gradients flowing back, and the single-op floor (−%s) is not the limit",
+			where, pa.Op, pa.OpType, fmtBytes(pa.ActivationBytes), fmtBytes(pa.GradientBytes), fmtPct(fr)))
 	} else {
 		why = append(why, fmt.Sprintf("single-op floor allows −%s; one-level canonical schedules keep every segment boundary resident, and that resident memory is the gap", fmtPct(fr)))
 	}
@@ -264,6 +274,9 @@ func writeNetwork(w io.Writer, n *Network, r *Results) {
 		case row.Skipped != "":
 			tableRow(w, row.Label, budget, row.Skipped, "", "", "", "", "", "", "", row.Note)
 			continue
+		case row.Err == "infeasible":
+			tableRow(w, row.Label, budget, "infeasible", "", "", "", "", "", "", fmtSeconds(row.Seconds), "lowest peak this strategy reaches: "+fmtBytes(row.MinBytes))
+			continue
 		case row.Err != "":
 			tableRow(w, row.Label, budget, "failed", "", "", "", "", "", "", fmtSeconds(row.Seconds), row.Err)
 			continue
@@ -277,6 +290,11 @@ func writeNetwork(w io.Writer, n *Network, r *Results) {
 	}
 	if n.Verdict != "" {
 		fmt.Fprintf(w, "\nAgainst the paper: %s.\n", n.Verdict)
+	}
+	if pa := n.PeakAt; pa != nil {
+		fmt.Fprintf(w, "\nWhere %s peaks: step %d, op %s (%s, %s), %s live: %s activations (kept or recomputed forward values), %s gradients; the op itself reads and writes %s.\n",
+			pa.Plan, pa.Step, pa.Op, pa.OpType, map[bool]string{true: "backward", false: "forward"}[pa.Backward],
+			fmtBytes(pa.Bytes), fmtBytes(pa.ActivationBytes), fmtBytes(pa.GradientBytes), fmtBytes(pa.OpBytes))
 	}
 	for _, note := range n.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", note)

@@ -69,7 +69,10 @@ type Network struct {
 	Verdict  string    `json:"verdict,omitempty"` // does the min-memory reduction reach the paper's, and why not
 	Err      string    `json:"error,omitempty"`   // the network could not be benchmarked
 	Notes    []string  `json:"notes,omitempty"`
-	Plots    []string  `json:"plots,omitempty"` // file names written beside RESULTS.md
+	// PeakAt describes the step at which the minimum-memory plan peaks:
+	// what stands between it and a lower peak.
+	PeakAt *PeakAt  `json:"peak_at,omitempty"`
+	Plots  []string `json:"plots,omitempty"` // file names written beside RESULTS.md
 }
 
 // Row is one plan in a network's main table.
@@ -78,9 +81,10 @@ type Row struct {
 	Strategy    string  `json:"strategy"`  // planner strategy
 	Objective   string  `json:"objective"` // time|memory ("" for none and chen)
 	BudgetBytes int64   `json:"budget_bytes,omitempty"`
-	Skipped     string  `json:"skipped,omitempty"` // why the row was not run, e.g. "n/a (40000 lower sets)"
-	Err         string  `json:"error,omitempty"`   // the planner failed (e.g. infeasible budget)
-	PeakBytes   int64   `json:"peak_bytes"`        // replayed transient peak
+	Skipped     string  `json:"skipped,omitempty"`   // why the row was not run, e.g. "n/a (40000 lower sets)"
+	Err         string  `json:"error,omitempty"`     // the planner failed (e.g. infeasible budget)
+	MinBytes    int64   `json:"min_bytes,omitempty"` // infeasible budget: the lowest peak the strategy reaches
+	PeakBytes   int64   `json:"peak_bytes"`          // replayed transient peak
 	Predicted   int64   `json:"predicted_peak_bytes,omitempty"`
 	Reduction   float64 `json:"reduction_pct"` // 100·(1 - peak/none)
 	Overhead    float64 `json:"overhead_pct"`  // 100·recompute cost / forward cost
@@ -93,6 +97,19 @@ type Row struct {
 
 // OK reports whether the row holds a plan.
 func (r Row) OK() bool { return r.Skipped == "" && r.Err == "" }
+
+// PeakAt is the live set at a schedule's peak step.
+type PeakAt struct {
+	Plan            string `json:"plan"`
+	Op              string `json:"op"`
+	OpType          string `json:"op_type"`
+	Backward        bool   `json:"backward"`
+	Step            int    `json:"step"`
+	Bytes           int64  `json:"bytes"`
+	ActivationBytes int64  `json:"activation_bytes"` // values written by forward ops (originals and recomputations)
+	GradientBytes   int64  `json:"gradient_bytes"`   // values written by backward ops
+	OpBytes         int64  `json:"op_bytes"`         // the op's own inputs and outputs
+}
 
 // Curve is one strategy's trade-off over the budget sweep.
 type Curve struct {

@@ -240,9 +240,13 @@ func benchGraph(n *Network, g *planner.Graph, err error, opt Options) {
 			if sp.frac > 0 {
 				row.BudgetBytes = int64(sp.frac * float64(n.NonePeakBytes))
 			}
+			var inf *planner.InfeasibleError
 			if skip := lowerSetSkip(err); skip != "" && sp.strategy == "exact" {
 				exactSkip, row.Skipped = skip, skip
-				say("%s: %s", sp.label, skip)
+				say("%s: %s (%.1fs)", sp.label, skip, secs)
+			} else if errors.As(err, &inf) {
+				row.Err, row.MinBytes = "infeasible", inf.MinBytes
+				say("%s: budget %s infeasible, lowest peak %s", sp.label, fmtBytes(inf.BudgetBytes), fmtBytes(inf.MinBytes))
 			} else {
 				row.Err = shortErr(err)
 				say("%s: %v", sp.label, err)
@@ -342,11 +346,71 @@ func benchGraph(n *Network, g *planner.Graph, err error, opt Options) {
 			if err1 == nil && err2 == nil {
 				n.Timeline = &Timeline{AfterLabel: best.Label, NoneSteps: len(before.Timeline), AfterSteps: len(after.Timeline),
 					None: Downsample(before.Timeline, opt.TimelinePoints), After: Downsample(after.Timeline, opt.TimelinePoints)}
+				n.PeakAt = peakAt(g, p.Schedule)
+				if n.PeakAt != nil {
+					n.PeakAt.Plan = best.Label
+				}
 			} else {
 				n.Notes = append(n.Notes, fmt.Sprintf("timeline not drawn: %v %v", err1, err2))
 			}
 		}
 	}
+}
+
+// peakAt replays s (liveness as in DESIGN.md: a compute step holds its
+// inputs and outputs at once) and describes the live set at the first
+// compute step where it is largest.
+func peakAt(g *planner.Graph, s planner.Schedule) *PeakAt {
+	live := make([]bool, len(g.Values))
+	fwdWritten := make([]bool, len(g.Values))
+	for _, op := range g.Ops {
+		if !op.Backward {
+			for _, v := range op.Outputs {
+				fwdWritten[v] = true
+			}
+		}
+	}
+	var cur int64
+	var best *PeakAt
+	for i, st := range s {
+		if st.Op < 0 {
+			if st.Free >= 0 && st.Free < len(live) && live[st.Free] {
+				live[st.Free] = false
+				cur -= g.Values[st.Free].Bytes
+			}
+			continue
+		}
+		op := g.Ops[st.Op]
+		for _, v := range op.Outputs {
+			if !live[v] && !g.Values[v].Resident {
+				live[v] = true
+				cur += g.Values[v].Bytes
+			}
+		}
+		if best != nil && cur <= best.Bytes {
+			continue
+		}
+		best = &PeakAt{Op: op.Name, OpType: op.Type, Backward: op.Backward, Step: i, Bytes: cur}
+		for v, on := range live {
+			switch {
+			case !on:
+			case fwdWritten[v]:
+				best.ActivationBytes += g.Values[v].Bytes
+			default:
+				best.GradientBytes += g.Values[v].Bytes
+			}
+		}
+		seen := map[int]bool{}
+		for _, list := range [][]int{op.Inputs, op.Outputs} {
+			for _, v := range list {
+				if !seen[v] && !g.Values[v].Resident {
+					seen[v] = true
+					best.OpBytes += g.Values[v].Bytes
+				}
+			}
+		}
+	}
+	return best
 }
 
 // spread picks at most k of idx, evenly spaced, keeping the first and the

@@ -68,6 +68,10 @@ func TestRunSmall(t *testing.T) {
 		if n.Timeline == nil || len(n.Timeline.None) == 0 || len(n.Timeline.After) == 0 {
 			t.Errorf("%s: no timeline", n.Name)
 		}
+		if best, ok := n.MinMemory(); !ok || n.PeakAt == nil || n.PeakAt.Bytes != best.PeakBytes ||
+			n.PeakAt.ActivationBytes+n.PeakAt.GradientBytes != n.PeakAt.Bytes {
+			t.Errorf("%s: peak breakdown %+v does not match the minimum-memory plan %+v", n.Name, n.PeakAt, best)
+		}
 		if !strings.Contains(progress.String(), "bench: "+n.Name+":") {
 			t.Errorf("no progress line for %s", n.Name)
 		}
