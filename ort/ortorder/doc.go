@@ -1,0 +1,14 @@
+// Package ortorder predicts and pins the order in which ONNX Runtime runs a
+// graph's nodes. It is pure Go (no cgo), so package rewrite can use it
+// without linking ONNX Runtime; package ort checks it against ORT's profile.
+//
+// ORT does not run nodes in file order (PredictOrder says what it does), so
+// a rewritten graph whose file order is the recomputation schedule can lose
+// its saving. EnforceOrder adds zero-cost ordering guards until ORT's order
+// is the file order; see docs/ORT.md for the measurements.
+//
+// Promise: EnforceOrder never changes a value any node computes, the
+// graph's inputs, outputs or initializers; it only adds guard nodes (named
+// "recompute/guard_order/…") whose outputs are empty tensors, shapes, or
+// aliases (Reshape to the same shape) of existing values.
+package ortorder

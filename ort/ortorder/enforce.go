@@ -1,0 +1,187 @@
+package ortorder
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+)
+
+// GuardPrefix starts the names of the guard nodes package rewrite and
+// EnforceOrder emit.
+const GuardPrefix = "recompute/guard"
+
+// Stats describe what EnforceOrder did.
+type Stats struct {
+	Guards     int // guarded inputs added
+	GuardNodes int // nodes added for them
+	Mismatched int // positions where ORT's predicted order still differs from the file order (0 on success)
+}
+
+// EnforceOrder adds ordering guards to g (in place) so that ONNX Runtime's
+// order (PredictOrder) is the file order of g's nodes: every node that does
+// not already read the previous node's output (guard and Constant nodes
+// aside) gets its first input through a data guard on that output,
+//
+//	x' = Reshape(x, Concat(Shape(x), Cast(Slice(Reshape(y, [-1]), [0], [0]), int64)))
+//
+// which chains the nodes into the one order the file gives. Reshape shares
+// x's buffer and the slice is empty, so a guard costs no memory, only a few
+// tiny kernels; unlike a guard built from Shape(y) it survives ORT's
+// constant folding. Only nodes from index from on are chained (0: all). g
+// must be topologically sorted and use default-domain opset 10 or newer.
+func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
+	var st Stats
+	if opset < 10 {
+		return st, fmt.Errorf("enforce ORT order: default-domain opset %d < 10 has no Slice with inputs", opset)
+	}
+	names := map[string]bool{}
+	for _, n := range g.GetNode() {
+		for _, o := range n.GetOutput() {
+			names[o] = true
+		}
+		names[n.GetName()] = true
+	}
+	for _, v := range g.GetInput() {
+		names[v.GetName()] = true
+	}
+	for _, t := range g.GetInitializer() {
+		names[t.GetName()] = true
+	}
+	seq := 0
+	fresh := func(base string) string {
+		for {
+			seq++
+			s := base + "_" + strconv.Itoa(seq)
+			if !names[s] {
+				names[s] = true
+				return s
+			}
+		}
+	}
+	skip := func(n *onnxpb.NodeProto) bool {
+		return strings.HasPrefix(n.GetName(), GuardPrefix) || (n.GetOpType() == "Constant" && n.GetDomain() == "")
+	}
+	zero, flat := fresh("recompute_order_zero"), fresh("recompute_order_flat")
+	var out []*onnxpb.NodeProto
+	add := func(op string, ins, outs []string, attrs ...*onnxpb.AttributeProto) {
+		out = append(out, &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(fresh(GuardPrefix + "_order/" + op)),
+			Input: ins, Output: outs, Attribute: attrs})
+		st.GuardNodes++
+	}
+	intAttr := func(name string, v int64) *onnxpb.AttributeProto {
+		return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+	}
+	var prev *onnxpb.NodeProto
+	for i, n := range g.GetNode() {
+		if skip(n) {
+			out = append(out, n)
+			continue
+		}
+		if prev != nil && i >= from && !reads(n, prev) {
+			yv := firstOutput(prev)
+			in := -1
+			for k, v := range n.GetInput() {
+				if v != "" {
+					in = k
+					break
+				}
+			}
+			if yv != "" && in >= 0 {
+				yf, ys, empty := fresh(yv+"_order_flat"), fresh(yv+"_order_slice"), fresh(yv+"_order_empty")
+				add("Reshape", []string{yv, flat}, []string{yf})
+				add("Slice", []string{yf, zero, zero}, []string{ys})
+				add("Cast", []string{ys}, []string{empty}, intAttr("to", int64(onnxpb.TensorProto_INT64)))
+				xv := n.Input[in]
+				xs, xt, xg := fresh(xv+"_order_shape"), fresh(xv+"_order_target"), fresh(xv+"_order_guarded")
+				add("Shape", []string{xv}, []string{xs})
+				add("Concat", []string{xs, empty}, []string{xt}, intAttr("axis", 0))
+				add("Reshape", []string{xv, xt}, []string{xg})
+				n.Input[in] = xg
+				st.Guards++
+			}
+		}
+		out = append(out, n)
+		prev = n
+	}
+	if st.Guards > 0 {
+		g.Initializer = append(g.Initializer, int64Tensor(zero, 0), int64Tensor(flat, -1))
+	}
+	g.Node = out
+	_, _, st.Mismatched = firstMismatch(g)
+	if st.Mismatched > 0 {
+		return st, fmt.Errorf("enforce ORT order: ORT's predicted order still differs at %d positions (a node without inputs cannot be guarded)", st.Mismatched)
+	}
+	return st, nil
+}
+
+// reads reports whether n reads an output of p.
+func reads(n, p *onnxpb.NodeProto) bool {
+	for _, o := range p.GetOutput() {
+		if o == "" {
+			continue
+		}
+		for _, in := range nodeInputs(n) {
+			if in == o {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// firstMismatch compares PredictOrder with the file order, both without
+// guard and Constant nodes; it returns the node ORT runs too early (x) and
+// the node the file wants at that position (y), or -1, and the number of
+// differing positions.
+func firstMismatch(g *onnxpb.GraphProto) (x, y, mismatched int) {
+	skip := func(i int) bool {
+		n := g.Node[i]
+		return strings.HasPrefix(n.GetName(), GuardPrefix) || (n.GetOpType() == "Constant" && n.GetDomain() == "")
+	}
+	var want, got []int
+	for i := range g.Node {
+		if !skip(i) {
+			want = append(want, i)
+		}
+	}
+	for _, i := range PredictOrder(g) {
+		if !skip(i) {
+			got = append(got, i)
+		}
+	}
+	x, y = -1, -1
+	for k := range want {
+		if k < len(got) && got[k] != want[k] {
+			if x < 0 {
+				x, y = got[k], want[k]
+			}
+			mismatched++
+		}
+	}
+	return x, y, mismatched
+}
+
+func firstOutput(n *onnxpb.NodeProto) string {
+	for _, o := range n.GetOutput() {
+		if o != "" {
+			return o
+		}
+	}
+	return ""
+}
+
+func label(n *onnxpb.NodeProto) string {
+	if n.GetName() != "" {
+		return n.GetName()
+	}
+	return n.GetOpType()
+}
+
+func int64Tensor(name string, v int64) *onnxpb.TensorProto {
+	return &onnxpb.TensorProto{Name: proto.String(name), Dims: []int64{1},
+		DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{v}}
+}
