@@ -143,13 +143,12 @@ func constFromProto(t *onnxpb.TensorProto) *Const {
 	}
 	n := int64(1)
 	for _, d := range t.GetDims() {
-		if d < 0 {
+		if d < 0 || d > maxConstElems {
 			return nil
 		}
-		n *= d
-	}
-	if n > maxConstElems {
-		return nil
+		if n *= d; n > maxConstElems {
+			return nil // checked per dim: the product must not overflow
+		}
 	}
 	elem := onnxpb.TensorProto_DataType(t.GetDataType())
 	raw := t.GetRawData()

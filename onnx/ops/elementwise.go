@@ -295,8 +295,8 @@ func inferWhere(c *Ctx) error {
 	if cond == nil || x == nil || y == nil || !t.Static() {
 		return nil
 	}
-	n, _ := t.Elements()
-	if n > maxConstElems {
+	n, ok := t.Elements()
+	if !ok || n > maxConstElems {
 		return nil
 	}
 	ic, ix, iy := broadcastIndex(t.Dims, cond.Dims), broadcastIndex(t.Dims, x.Dims), broadcastIndex(t.Dims, y.Dims)
@@ -365,8 +365,8 @@ func foldBinary(n *onnxpb.NodeProto, elem onnxpb.TensorProto_DataType, a, b *Con
 	if err != nil || !t.Static() {
 		return nil
 	}
-	cnt, _ := t.Elements()
-	if cnt > maxConstElems {
+	cnt, ok := t.Elements()
+	if !ok || cnt > maxConstElems {
 		return nil
 	}
 	ia, ib := broadcastIndex(t.Dims, a.Dims), broadcastIndex(t.Dims, b.Dims)

@@ -60,8 +60,8 @@ func inferGather(c *Ctx) error {
 	if k == nil || ki == nil || !out.Static() || !data.Static() {
 		return nil
 	}
-	n, _ := out.Elements()
-	if n > maxConstElems {
+	n, ok := out.Elements()
+	if !ok || n > maxConstElems {
 		return nil
 	}
 	outer, inner := int64(1), int64(1)

@@ -117,7 +117,12 @@ func (inf *inferrer) lookupConst(name string) *Const {
 // Infer works out the element type and shape of every value of m's main
 // graph. It never fails for a missing rule or an unknown shape (see the
 // package doc); it fails only for a model without a graph.
-func Infer(m *onnx.Model, opt Options) (*Result, error) {
+func Infer(m *onnx.Model, opt Options) (r *Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("infer shapes: internal error on a malformed model: %v", p)
+		}
+	}()
 	return infer(m, opt, true)
 }
 

@@ -610,7 +610,7 @@ func inferExpand(c *Ctx) error {
 	t.Elem = x.Elem
 	c.set(0, t)
 	if k := c.konst(0); k != nil && t.Static() {
-		if n, _ := t.Elements(); n <= maxConstElems {
+		if n, ok := t.Elements(); ok && n <= maxConstElems {
 			idx := broadcastIndex(t.Dims, k.Dims)
 			if k.IsFloat() {
 				v := make([]float64, n)
@@ -721,8 +721,7 @@ func inferConstantOfShape(c *Ctx) error {
 	}
 	t := shaped(elem, shape)
 	c.set(0, t)
-	n, _ := t.Elements()
-	if n <= maxConstElems {
+	if n, ok := t.Elements(); ok && n <= maxConstElems {
 		v := make([]float64, n)
 		if fill != nil && fill.Len() > 0 {
 			for i := range v {
@@ -779,7 +778,11 @@ func inferRange(c *Ctx) error {
 	if delta == 0 {
 		return fmt.Errorf("Range with delta 0")
 	}
-	n := int64(math.Max(math.Ceil((limit-start)/delta), 0))
+	nf := math.Max(math.Ceil((limit-start)/delta), 0)
+	if math.IsNaN(nf) || nf > math.MaxInt32 {
+		return fmt.Errorf("Range of %v elements", nf)
+	}
+	n := int64(nf)
 	c.set(0, Tensor{Elem: elem, Dims: []int64{n}, Rank: 1})
 	if n <= maxConstElems {
 		v := make([]float64, n)

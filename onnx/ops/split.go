@@ -54,7 +54,12 @@ var lossOps = map[string]bool{
 // A candidate must leave a non-empty backward part. v may be nil (it is then
 // built from m). It is an error if no loss is found, a named loss is not
 // produced by a node, or no node is left for the backward part.
-func SplitTraining(m *onnx.Model, v *onnx.View, loss string) (*Split, error) {
+func SplitTraining(m *onnx.Model, v *onnx.View, loss string) (s *Split, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = nil, fmt.Errorf("split training graph: internal error on a malformed model: %v", p)
+		}
+	}()
 	if m == nil || m.Proto.GetGraph() == nil {
 		return nil, fmt.Errorf("split training graph: model has no graph")
 	}

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -56,13 +57,17 @@ func (t Tensor) Static() bool {
 	return true
 }
 
-// Elements returns the element count; false if the shape is not static.
+// Elements returns the element count; false if the shape is not static (or
+// the count overflows int64: a malformed shape).
 func (t Tensor) Elements() (int64, bool) {
 	if !t.Static() {
 		return 0, false
 	}
 	n := int64(1)
 	for _, d := range t.Dims {
+		if d != 0 && n > math.MaxInt64/d {
+			return 0, false
+		}
 		n *= d
 	}
 	return n, true
@@ -76,7 +81,7 @@ func (t Tensor) Bytes() (int64, bool) {
 		return 0, false
 	}
 	bits := ElemBits(t.Elem)
-	if bits == 0 {
+	if bits == 0 || n > math.MaxInt64/int64(bits) {
 		return 0, false
 	}
 	return (n*int64(bits) + 7) / 8, true
