@@ -83,6 +83,9 @@ func buildDAG(g *Graph, ix *index) *dag {
 	return d
 }
 
+// maxUnits caps the total cost in DP units.
+const maxUnits = 2048
+
 // discretise turns op costs into integer units for the DP (PAPER.md §4):
 // integral costs with a small total are kept as they are (the paper's
 // 10/1 costs); otherwise the bucket width makes the total about 5·|V|.
@@ -97,7 +100,9 @@ func discretise(g *Graph, d *dag) ([]int64, float64) {
 			integral = false
 		}
 	}
-	limit := 5 * float64(d.n)
+	// About 5·|V| units, at most maxUnits: the DP's state arrays are as
+	// wide as the overhead can grow.
+	limit := math.Min(5*float64(d.n), maxUnits)
 	if limit < 1 {
 		limit = 1
 	}
@@ -113,11 +118,9 @@ func discretise(g *Graph, d *dag) ([]int64, float64) {
 		if c <= 0 {
 			continue
 		}
-		u := int64(math.Round(c / unit))
-		if u < 1 {
-			u = 1
-		}
-		t[i] = u
+		// Rounded to the nearest unit: with a scaled unit an op far
+		// cheaper than the average (a ReLU next to convolutions) costs 0.
+		t[i] = int64(math.Round(c / unit))
 	}
 	return t, unit
 }
@@ -128,6 +131,7 @@ type lowerSet struct {
 	bits     bitset
 	size     int
 	mem      int64  // M(L)
+	cost     int64  // T(L) in DP units: no sequence ending in L has more overhead
 	boundary bitset // ∂(L): members some non-member reads
 	kept     bitset // members kept when L ends a segment: ∂(L) and never-recomputed nodes
 	// reach: members not kept that some backward op reads, or that reach
@@ -143,6 +147,7 @@ func (d *dag) newLowerSet(b bitset) lowerSet {
 	a := newBitset(d.n)
 	b.each(func(v int) {
 		ls.mem += d.mem[v]
+		ls.cost += d.t[v]
 		for _, w := range d.succ[v] {
 			if !b.has(w) {
 				ls.boundary.set(v)

@@ -128,18 +128,18 @@ type dpResult struct {
 func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 	fam := p.fam
 	last := len(fam) - 1
-	width := p.tmax + 1
 	type recv struct {
 		m     []int64
 		prev  []int32
-		prevT []int64
+		prevT []int32
 	}
 	inbox := make([]*recv, len(fam))
 	fronts := make([][]frontEntry, len(fam))
 	get := func(j int) *recv {
 		r := inbox[j]
 		if r == nil {
-			r = &recv{m: make([]int64, width), prev: make([]int32, width), prevT: make([]int64, width)}
+			width := fam[j].cost + 1
+			r = &recv{m: make([]int64, width), prev: make([]int32, width), prevT: make([]int32, width)}
 			for t := range r.m {
 				r.m[t] = math.MaxInt64
 			}
@@ -196,7 +196,7 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 				}
 				m := s.m + e.dm
 				if m < r.m[t] {
-					r.m[t], r.prev[t], r.prevT[t] = m, int32(i), s.t
+					r.m[t], r.prev[t], r.prevT[t] = m, int32(i), int32(s.t)
 					if !memoryCentric && int(e.to) == last && t < ub {
 						ub = t
 					}
@@ -240,13 +240,13 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 // pareto reduces a dense t -> m array to the states not dominated in the
 // objective's direction: TC keeps (t, m) unless a smaller t has m no
 // larger; MC unless a larger t has m no larger.
-func pareto(m []int64, prev []int32, prevT []int64, memoryCentric bool) []frontEntry {
+func pareto(m []int64, prev []int32, prevT []int32, memoryCentric bool) []frontEntry {
 	var f []frontEntry
 	best := int64(math.MaxInt64)
 	add := func(t int) {
 		if m[t] < best {
 			best = m[t]
-			f = append(f, frontEntry{t: int64(t), m: m[t], prev: prev[t], prevT: prevT[t]})
+			f = append(f, frontEntry{t: int64(t), m: m[t], prev: prev[t], prevT: int64(prevT[t])})
 		}
 	}
 	if memoryCentric {

@@ -168,3 +168,5 @@ func parallelChains(k, l int) [][]int {
 	}
 	return append(preds, ends)
 }
+
+func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }

@@ -200,9 +200,6 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 	switch opt.Objective {
 	case "":
 		opt.Objective = "time"
-		if opt.BudgetBytes == 0 && opt.BudgetFrac == 0 {
-			opt.Objective = "time"
-		}
 	case "time", "memory":
 	default:
 		return nil, fmt.Errorf("unknown objective %q (want time or memory)", opt.Objective)
@@ -263,7 +260,6 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 // least peak for memory (ties: the other criterion). None wins unless a
 // candidate's peak is below none's.
 func (c *planCtx) choose() (*candidate, string, error) {
-	better := c.better
 	var best, lowest *candidate
 	nonePeak := c.none.rep.PeakBytes
 	for _, x := range c.cands {
@@ -276,10 +272,7 @@ func (c *planCtx) choose() (*candidate, string, error) {
 		if c.budget > 0 && x.rep.PeakBytes > c.budget {
 			continue
 		}
-		if c.budget == 0 && c.opt.Objective == "time" {
-			// No budget and objective time: the least overhead below none.
-		}
-		if best == nil || better(x, best) {
+		if best == nil || c.better(x, best) {
 			best = x
 		}
 	}
@@ -403,12 +396,12 @@ func (c *planCtx) searchDP(m *dpModel) error {
 		seen[key] = x
 		return x, true, nil
 	}
-	// Smallest feasible internal budget (relative precision 1e-3).
+	// Smallest feasible internal budget (relative precision 5e-3).
 	lo := int64(0)
 	if _, ok := m.solve(hi, false); !ok {
 		return errors.New("internal error: the single-segment sequence is infeasible at its own peak")
 	}
-	for hi-lo > 1 && float64(hi-lo) > 1e-3*float64(hi) {
+	for hi-lo > 1 && float64(hi-lo) > 5e-3*float64(hi) {
 		mid := lo + (hi-lo)/2
 		if _, ok := m.solve(mid, false); ok {
 			hi = mid
@@ -418,7 +411,7 @@ func (c *planCtx) searchDP(m *dpModel) error {
 	}
 	bmin := hi
 	bmax := m.predict([]int{len(m.fam) - 1})
-	const rungs = 16
+	const rungs = 10
 	var ladder []int64
 	for j := 0; j <= rungs; j++ {
 		b := int64(float64(bmin) * math.Pow(float64(bmax)/float64(bmin), float64(j)/rungs))
