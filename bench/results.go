@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -20,6 +21,10 @@ type Results struct {
 	Measured     []Measured `json:"measured,omitempty"`
 	MeasureNote  string     `json:"measure_note,omitempty"`
 	TotalSeconds float64    `json:"total_seconds"`
+	// CPUSeconds is the user+system CPU time of this process (the planner
+	// is single-threaded): on a shared machine, wall time over CPU time is
+	// the share of a core the run got.
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // Machine says where and when the numbers were taken.
@@ -29,6 +34,7 @@ type Machine struct {
 	CPUModel  string `json:"cpu_model"`
 	GoVersion string `json:"go_version"`
 	OSArch    string `json:"os_arch"`
+	LoadAvg   string `json:"load_average"` // /proc/loadavg at the start: 1, 5, 15 minutes
 }
 
 // Config is how the run was called, so the tables can say it.
@@ -172,7 +178,30 @@ func DetectMachine(now time.Time) Machine {
 		CPUModel:  cpuModel("/proc/cpuinfo"),
 		GoVersion: runtime.Version(),
 		OSArch:    runtime.GOOS + "/" + runtime.GOARCH,
+		LoadAvg:   loadAvg("/proc/loadavg"),
 	}
+}
+
+func loadAvg(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// processCPUSeconds is the user and system time this process has used.
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 func cpuModel(path string) string {

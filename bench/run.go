@@ -58,6 +58,7 @@ func DefaultSizes(name string) (batch, size, seq int) {
 // that fails is recorded with its error and the run goes on.
 func Run(opt Options) (*Results, error) {
 	start := time.Now()
+	cpu0 := processCPUSeconds()
 	if opt.Progress == nil {
 		opt.Progress = io.Discard
 	}
@@ -120,6 +121,7 @@ func Run(opt Options) (*Results, error) {
 		res.Networks = append(res.Networks, n)
 	}
 	res.TotalSeconds = time.Since(start).Seconds()
+	res.CPUSeconds = processCPUSeconds() - cpu0
 	return res, nil
 }
 
