@@ -17,9 +17,14 @@
 //
 // Strategies are plain functions registered in one table (strategies in
 // plan.go): none, chen (PAPER.md §7), approx (§5, the default) and exact
-// (§4). All of them choose a lower-set sequence; one schedule generator
+// (§4). All of them choose lower-set sequences; one schedule generator
 // (schedule.go) turns a sequence into the canonical strategy using the
-// explicit backward reads of the graph, and Liveness inserts the frees.
+// explicit backward reads of the graph (a forward value no backward op
+// reads is neither kept nor recomputed), and Liveness inserts the frees.
+// The DP's memory model is only a guide: searchDP replays the DP's answers
+// over a range of internal budgets (time- and memory-centric), and refine
+// (refine.go) improves the best one by local search judged by replay.
+// Backward ops are tried in their base order and as soon as possible.
 //
 // Memory semantics (one definition, DESIGN.md): a value occupies its bytes
 // from the step that writes it to its free step; a compute step needs its
