@@ -8,9 +8,13 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/ort"
+	"github.com/onnx-recompute/recompute/ort/ortorder"
 	"github.com/onnx-recompute/recompute/planner"
 )
 
@@ -92,6 +96,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usagef("--optimize %q: want off, no-cse or all", *optimize)
 	}
+	sessionDesc := so.String() + "; node order from a separate profiled run"
 	so.Profile = true
 	iopt, err := inferOptions(*dims, *batch)
 	if err != nil {
@@ -141,7 +146,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	rep := verifyReport{Original: origPath, Rewritten: rewrPath, Session: so.String(), Inputs: inputsDesc}
+	rep := verifyReport{Original: origPath, Rewritten: rewrPath, Session: sessionDesc, Inputs: inputsDesc}
 	mo := ort.MeasureOptions{Session: so, LibPath: lib, Runs: *runs}
 	oOut, oSt, err := ort.Measure(origPath, in, common, mo)
 	if err != nil {
@@ -292,27 +297,24 @@ func trimFloat(f float64) string {
 // ordering guards (package rewrite's recompute/guard nodes) are aliases or
 // shapes and count zero bytes.
 func orderPeak(m *onnx.Model, executed []string, iopt ops.Options) (int64, error) {
-	r, err := ops.Infer(m, iopt)
-	if err != nil {
-		return 0, err
-	}
-	s, err := ops.SplitTraining(m, nil, "")
-	if err != nil {
-		return 0, err
-	}
-	g, err := planner.FromModel(m, r, s, "uniform")
-	if err != nil {
-		return 0, err
-	}
+	// Shapes flow through guards only if inference folds them; sizes come
+	// from the model without its guards (their outputs are aliases or
+	// empty), with every node named as in the profile.
 	names := ort.NodeNames(m.Proto.GetGraph())
-	for i, n := range names {
-		if strings.HasPrefix(n, "recompute/guard") {
-			for _, v := range g.Ops[i].Outputs {
-				g.Values[v].Bytes = 0
-			}
-		}
+	bare := stripGuards(m, names)
+	r, err := ops.Infer(bare, iopt)
+	if err != nil {
+		return 0, err
 	}
-	order := ortOrder(m, executed)
+	s, err := ops.SplitTraining(bare, nil, "")
+	if err != nil {
+		return 0, err
+	}
+	g, err := planner.FromModel(bare, r, s, "uniform")
+	if err != nil {
+		return 0, err
+	}
+	order := ortOrder(bare, executed)
 	rp, err := planner.Replay(g, planner.Liveness(g, order))
 	if err != nil {
 		return 0, err
@@ -367,4 +369,43 @@ func ortOrder(m *onnx.Model, executed []string) []int {
 		place(i)
 	}
 	return order
+}
+
+// stripGuards returns a shallow copy of m without ordering-guard nodes
+// (names starting with ortorder.GuardPrefix): readers of a guard's Reshape
+// read the guarded value itself. Every kept node gets its name from names.
+func stripGuards(m *onnx.Model, names []string) *onnx.Model {
+	g := m.Proto.GetGraph()
+	alias := map[string]string{}
+	for i, n := range g.GetNode() {
+		if strings.HasPrefix(names[i], ortorder.GuardPrefix) && n.GetOpType() == "Reshape" && len(n.GetInput()) > 0 && len(n.GetOutput()) > 0 {
+			alias[n.GetOutput()[0]] = n.GetInput()[0]
+		}
+	}
+	resolve := func(v string) string {
+		for k := 0; k < len(alias)+1; k++ {
+			a, ok := alias[v]
+			if !ok {
+				break
+			}
+			v = a
+		}
+		return v
+	}
+	ng := proto.Clone(&onnxpb.GraphProto{Name: g.Name}).(*onnxpb.GraphProto)
+	ng.Input, ng.Output, ng.Initializer, ng.ValueInfo, ng.SparseInitializer = g.Input, g.Output, g.Initializer, g.ValueInfo, g.SparseInitializer
+	for i, n := range g.GetNode() {
+		if strings.HasPrefix(names[i], ortorder.GuardPrefix) {
+			continue
+		}
+		c := &onnxpb.NodeProto{OpType: n.OpType, Domain: n.Domain, Name: proto.String(names[i]), Output: n.Output,
+			Attribute: n.Attribute, DocString: n.DocString}
+		c.Input = make([]string, len(n.GetInput()))
+		for k, v := range n.GetInput() {
+			c.Input[k] = resolve(v)
+		}
+		ng.Node = append(ng.Node, c)
+	}
+	mp := &onnxpb.ModelProto{IrVersion: m.Proto.IrVersion, OpsetImport: m.Proto.OpsetImport, Functions: m.Proto.Functions, Graph: ng}
+	return &onnx.Model{Proto: mp, Path: m.Path}
 }
