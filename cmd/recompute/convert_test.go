@@ -33,9 +33,7 @@ func TestConvertCorpus(t *testing.T) {
 	}
 	out := filepath.Join(src, "out") // inside DIR: must be skipped
 	report := filepath.Join(t.TempDir(), "report.json")
-	// chen: the approx DP needs minutes on light_resnet50 on a loaded
-	// 2-core machine; the batch logic under test is the same.
-	code, stdout, stderr := rwRun(t, "convert", src, "-o", out, "--grad", "-j", "2", "--report", report, "--strategy", "chen")
+	code, stdout, stderr := rwRun(t, "convert", src, "-o", out, "--grad", "-j", "2", "--report", report)
 	t.Log(stdout)
 	if code != 1 || !strings.Contains(stderr, "1 of ") {
 		t.Errorf("exit %d, stderr %q: want 1 and one failed file", code, stderr)
