@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,5 +123,36 @@ func TestVerifyBadCalls(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q (stdout %q); want exit %d and one line with %q", tc.args[1:], code, errOut, out, tc.code, tc.want)
 		}
+	}
+}
+
+// TestVerifyInputsFile feeds inputs from an ONNX test-data directory and
+// compares a model with itself.
+func TestVerifyInputsFile(t *testing.T) {
+	vtNeedORT(t)
+	dir := "/usr/share/libonnx-testdata/data/node/test_add_bcast"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skip("libonnx-testdata absent (apt-get install libonnx-testdata)")
+	}
+	model := filepath.Join(dir, "model.onnx")
+	code, out, errOut := mtRun("verify", model, model, "--inputs", filepath.Join(dir, "test_data_set_0"), "--runs", "1")
+	if code != 0 || !strings.Contains(out, "outputs: 1 of 1 bit-identical") || !strings.Contains(out, "test_data_set_0") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	// The inputs really came from the file: the output equals output_0.pb.
+	in, err := ort.ReadInputs(filepath.Join(dir, "test_data_set_0"), nil)
+	if err != nil || len(in) != 2 {
+		t.Fatalf("ReadInputs: %v, %d tensors", err, len(in))
+	}
+	outs, _, err := ort.Run(model, in, nil, ort.DefaultCheckOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ort.ReadInputs(filepath.Join(dir, "test_data_set_0", "output_0.pb"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ort.Compare(&want[0], &outs[0]); !d.Identical {
+		t.Errorf("output differs from output_0.pb: %+v", d)
 	}
 }
