@@ -429,6 +429,13 @@ const maxSubgraphDepth = 16
 // current values and returns the types of its outputs. Warnings and ops
 // without rules inside it are reported as the main graph's.
 func (inf *inferrer) subgraphOutputs(g *onnxpb.GraphProto) []Tensor {
+	return inf.subgraphOutputsWith(g, nil)
+}
+
+// subgraphOutputsWith is subgraphOutputs with the subgraph's inputs typed by
+// the caller (a Loop or Scan body); inputs[i] of unknown rank keeps the
+// body's declared type.
+func (inf *inferrer) subgraphOutputsWith(g *onnxpb.GraphProto, inputs []Tensor) []Tensor {
 	depth := 0
 	for s := inf; s != nil; s = s.parent {
 		depth++
@@ -459,8 +466,12 @@ func (inf *inferrer) subgraphOutputs(g *onnxpb.GraphProto) []Tensor {
 			sub.declared[vi.GetName()] = sub.typeOf(vi.GetType(), false, 0)
 		}
 	}
-	for _, vi := range g.GetInput() {
-		sub.r.Values[vi.GetName()] = sub.typeOf(vi.GetType(), false, 0)
+	for i, vi := range g.GetInput() {
+		t := sub.typeOf(vi.GetType(), false, 0)
+		if i < len(inputs) {
+			t = merge(inputs[i], t)
+		}
+		sub.r.Values[vi.GetName()] = t
 	}
 	for _, t := range g.GetInitializer() {
 		sub.r.Values[t.GetName()] = shaped(onnxpb.TensorProto_DataType(t.GetDataType()), t.GetDims())
