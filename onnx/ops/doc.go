@@ -19,7 +19,7 @@
 //	softmax.go      Softmax, LogSoftmax, SoftmaxCrossEntropyLoss, NLL loss and their ORT gradients
 //	training.go     ORT training ops: *Grad activations, DropoutGrad, GatherGrad, InPlaceAccumulator*, Scale
 //	random.go       Random* (never recomputed)
-//	control.go      If (outputs inferred from its branches)
+//	control.go      If, Loop, Scan (outputs inferred from their subgraphs)
 //	misc.go         CumSum, quantization, RNN/GRU/LSTM, RoiAlign, …
 //	split.go        IsGradientOp, SplitTraining
 //
