@@ -1,14 +1,3 @@
-// Package gradcheck verifies a training graph made by autodiff on ONNX
-// Runtime: it runs the graph once on deterministic random inputs for the
-// loss and the analytic gradients, then compares sampled gradient
-// coordinates with central finite differences of the same graph's loss
-// output, with the parameters fed as inputs so one session serves every
-// evaluation.
-//
-// Promise: Check never modifies the model; a Result with OK()==false means a
-// sampled coordinate disagreed beyond the stated tolerance. Numbers are
-// float32 (ORT's CPU kernels); the error metric and its floors are
-// documented on Result.
 package gradcheck
 
 import (
