@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/planner"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -22,6 +24,9 @@ type Options struct {
 	ORTGuard bool
 	// Version is the tool version recorded in metadata_props.
 	Version string
+	// Inferred, if set, types the clones of values that have no value_info
+	// in the model (autodiff graphs declare none for intermediates).
+	Inferred *ops.Result
 }
 
 // Report says what Apply did. Byte counts are transient (activations and
@@ -70,6 +75,7 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 		return nil, nil, fmt.Errorf("rewrite: planner graph has %d ops but the model has %d nodes", len(g.Ops), len(src.Node))
 	}
 	e := newEmitter(m, g)
+	e.inferred = opt.Inferred
 	if err := e.walk(p.Schedule, opt.ORTGuard); err != nil {
 		return nil, nil, fmt.Errorf("rewrite: %w", err)
 	}
@@ -122,13 +128,14 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 
 // emitter holds the state of one walk over a schedule.
 type emitter struct {
-	src    *onnxpb.GraphProto
-	g      *planner.Graph
-	opset  int64
-	names  map[string]bool  // every value and node name in use
-	bytes  map[string]int64 // planner size of each value, by name
-	vinfo  map[string]*onnxpb.ValueInfoProto
-	report Report
+	src      *onnxpb.GraphProto
+	g        *planner.Graph
+	opset    int64
+	names    map[string]bool  // every value and node name in use
+	bytes    map[string]int64 // planner size of each value, by name
+	inferred *ops.Result
+	vinfo    map[string]*onnxpb.ValueInfoProto
+	report   Report
 
 	nodes     []*onnxpb.NodeProto
 	origin    []int             // per emitted node: graph node index, -1 for guards
@@ -294,6 +301,8 @@ func (e *emitter) walk(s planner.Schedule, guard bool) error {
 			e.report.NewValues++
 			if vi := e.vinfo[o]; vi != nil && vi.Type != nil {
 				e.valueInfo = append(e.valueInfo, &onnxpb.ValueInfoProto{Name: proto.String(nv), Type: vi.Type})
+			} else if vi := inferredInfo(e.inferred, o, nv); vi != nil {
+				e.valueInfo = append(e.valueInfo, vi)
 			}
 		}
 		e.report.Clones++
@@ -392,4 +401,21 @@ func setMetadata(props []*onnxpb.StringStringEntryProto, kv [][2]string) []*onnx
 		out = append(out, &onnxpb.StringStringEntryProto{Key: proto.String(p[0]), Value: proto.String(p[1])})
 	}
 	return out
+}
+
+// inferredInfo is a value_info named name with the inferred type of value
+// orig, or nil if its element type is unknown.
+func inferredInfo(r *ops.Result, orig, name string) *onnxpb.ValueInfoProto {
+	if r == nil {
+		return nil
+	}
+	t, ok := r.Values[orig]
+	if !ok || t.Elem == 0 {
+		return nil
+	}
+	if t.Rank < 0 {
+		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(t.Elem))}}}}
+	}
+	return build.ValueInfo(name, t.Elem, t.Dims)
 }

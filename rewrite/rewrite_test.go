@@ -11,6 +11,7 @@ import (
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/planner"
 	"google.golang.org/protobuf/proto"
 )
@@ -378,4 +379,27 @@ func checkWithONNX(t *testing.T, in, out *onnx.Model) {
 	if err != nil {
 		t.Fatalf("onnx.checker: %v\n%s", err, res)
 	}
+}
+
+// Clones of values without value_info get one from the inferred types.
+func TestApplyValueInfoFromInference(t *testing.T) {
+	m := chainModel(t)
+	m.Proto.Graph.ValueInfo = nil
+	g := graphOf(m, 4)
+	inf := &ops.Result{Values: map[string]ops.Tensor{
+		"a": {Elem: f32, Dims: []int64{1024}, Rank: 1},
+		"b": {Elem: f32, Dims: nil, Rank: -1},
+	}}
+	out, _, err := Apply(m, g, planFor(t, g, recomputeB), Options{Inferred: inf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, v := range out.Proto.Graph.ValueInfo {
+		got[v.GetName()] = v.GetType().String()
+	}
+	if len(got) != 2 || !strings.Contains(got["a_rc1"], "dim_value:1024") || got["b_rc1"] == "" || strings.Contains(got["b_rc1"], "shape") {
+		t.Errorf("value_info %v", got)
+	}
+	checkWithONNX(t, m, out)
 }

@@ -205,7 +205,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (*rewriteResult, error) {
 		}
 		return res, fmt.Errorf("%s: plan: %w", in, err)
 	}
-	rm, rep, err := rewrite.Apply(t.model, g, p, rewrite.Options{ORTGuard: f.ortGuard, Version: version})
+	rm, rep, err := rewrite.Apply(t.model, g, p, rewrite.Options{ORTGuard: f.ortGuard, Version: version, Inferred: inf})
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
