@@ -18,9 +18,9 @@ type Options struct {
 }
 
 // DefaultMaxLowerSets bounds the exact DP's family: the DP visits every
-// pair of lower sets, so this keeps a run within seconds to minutes and
-// well under a GiB.
-const DefaultMaxLowerSets = 60000
+// pair of lower sets (seconds per DP run at this size) and keeps at most
+// 2,049 overhead states of 16 bytes per set (under 1 GiB).
+const DefaultMaxLowerSets = 30000
 
 // Plan is a replayed recomputation plan.
 type Plan struct {
@@ -396,12 +396,18 @@ func (c *planCtx) searchDP(m *dpModel) error {
 		seen[key] = x
 		return x, true, nil
 	}
-	// Smallest feasible internal budget (relative precision 5e-3).
+	// Smallest feasible internal budget (relative precision tol).
 	lo := int64(0)
 	if _, ok := m.solve(hi, false); !ok {
 		return errors.New("internal error: the single-segment sequence is infeasible at its own peak")
 	}
-	for hi-lo > 1 && float64(hi-lo) > 5e-3*float64(hi) {
+	// Families too large to cache their transitions cost seconds per DP
+	// run: search them more coarsely.
+	tol, rungs := 5e-3, 10
+	if m.cache == nil {
+		tol, rungs = 3e-2, 4
+	}
+	for hi-lo > 1 && float64(hi-lo) > tol*float64(hi) {
 		mid := lo + (hi-lo)/2
 		if _, ok := m.solve(mid, false); ok {
 			hi = mid
@@ -411,10 +417,9 @@ func (c *planCtx) searchDP(m *dpModel) error {
 	}
 	bmin := hi
 	bmax := m.predict([]int{len(m.fam) - 1})
-	const rungs = 10
 	var ladder []int64
 	for j := 0; j <= rungs; j++ {
-		b := int64(float64(bmin) * math.Pow(float64(bmax)/float64(bmin), float64(j)/rungs))
+		b := int64(float64(bmin) * math.Pow(float64(bmax)/float64(bmin), float64(j)/float64(rungs)))
 		if b < bmin {
 			b = bmin
 		}
@@ -442,7 +447,7 @@ func (c *planCtx) searchDP(m *dpModel) error {
 	}
 	if c.budget > 0 && c.opt.Objective == "time" && fitsAt >= 0 && failsAt > fitsAt {
 		lo, hi := fitsAt, failsAt
-		for i := 0; i < 10 && hi-lo > 1; i++ {
+		for i := 0; i < rungs && hi-lo > 1; i++ {
 			mid := lo + (hi-lo)/2
 			x, ok, err := eval(mid, false)
 			if err != nil {
