@@ -237,7 +237,11 @@ func WriteHeadline(w io.Writer, r *Results) {
 			tableRow(w, n.Name, sizesText(n), "—", "—", "—", "—", paperText(n.Paper), n.Verdict)
 			continue
 		}
-		tableRow(w, n.Name, sizesText(n), fmtBytes(n.NonePeakBytes), peakCell(n, "chen"), peakCell(n, "approx MC"), peakCell(n, "exact MC"), paperText(n.Paper), n.Verdict)
+		verdict := n.Verdict
+		if head, _, cut := strings.Cut(verdict, "; "); cut {
+			verdict = head + " (why: see " + n.Name + " below)"
+		}
+		tableRow(w, n.Name, sizesText(n), fmtBytes(n.NonePeakBytes), peakCell(n, "chen"), peakCell(n, "approx MC"), peakCell(n, "exact MC"), paperText(n.Paper), verdict)
 	}
 	fmt.Fprintf(w, "\nCells: simulated transient peak (−reduction from `none`, +recomputation overhead).\n")
 }
