@@ -138,9 +138,6 @@ func convertOne(dir, rel, outDir string, f *rewriteFlags) (res *rewriteResult) {
 	start := time.Now()
 	in, out := filepath.Join(dir, rel), filepath.Join(outDir, rel)
 	defer func() {
-		if p := recover(); p != nil { // a bug on one file must not end the batch
-			res = &rewriteResult{File: rel, Status: "failed", Error: fmt.Sprintf("internal error: %v", p)}
-		}
 		res.File = rel
 		res.Seconds = time.Since(start).Seconds()
 	}()

@@ -173,9 +173,17 @@ type rewriteResult struct {
 
 // rewriteFile plans and rewrites the model named by in and writes it to out
 // atomically. Nothing is written on failure.
-func rewriteFile(in, out string, f *rewriteFlags) (*rewriteResult, error) {
+func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error) {
 	start := time.Now()
-	res := &rewriteResult{File: in, Out: out}
+	res = &rewriteResult{File: in, Out: out}
+	defer func() {
+		// A bug in a package (seen: a divide by zero in autodiff on a
+		// zero-sized tensor) must give a one-line error, not a crash that
+		// ends a convert batch.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: internal error (please report): %v", in, p)
+		}
+	}()
 	po, io, err := f.planOptions()
 	if err != nil {
 		return res, err
