@@ -144,3 +144,26 @@ func gradLogSoftmax(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(n.Input[0], b.sub("dX", dy[0], b.mul("p_s", b.unary("Exp", "p", y), s)))
 	return nil
 }
+
+// gradAbs: dX = dY · sign(x).
+func gradAbs(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	b.addGrad(x, b.mul("dX", dy[0], b.unary("Sign", "sign", x)))
+	return nil
+}
+
+// gradPRelu: y = x if x > 0 else slope·x (slope broadcast to x):
+// dX = Where(x > 0, dY, slope·dY); dSlope = Σ Where(x > 0, 0, dY·x).
+func gradPRelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x, slope := n.Input[0], n.Input[1]
+	zero := b.constScalar(0, b.elem(x))
+	pos := b.compare("Greater", "positive", x, zero)
+	if b.needs[x] {
+		b.addGrad(x, b.where("dX", pos, dy[0], b.mul("slope_dy", slope, dy[0]), dy[0]))
+	}
+	if b.needs[slope] {
+		g := b.where("dSlope_full", pos, zero, b.mul("dy_x", dy[0], x), dy[0])
+		return b.operand("dSlope", slope, g)
+	}
+	return nil
+}

@@ -1,14 +1,14 @@
 package autodiff
 
 import (
-	"fmt"
 
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 )
 
-// gradGather (axis 0, embeddings): dData = ScatterND(zeros, indices[...,
-// None], dY, reduction=add). Reads only the indices.
+// gradGather: dData = ScatterND(zeros, indices[..., None], dY,
+// reduction=add) (embeddings: axis 0); another axis is moved first with
+// Transposes. Reads only the indices.
 func gradGather(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	data, idx := n.Input[0], n.Input[1]
 	dd, err := b.shape(data)
@@ -19,18 +19,51 @@ func gradGather(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
-	if axis := normAxis(attrsOf(n).int("axis", 0), len(dd)); axis != 0 {
-		return fmt.Errorf("Gather on axis %d is not supported (axis 0 only)", axis)
-	}
+	axis := normAxis(attrsOf(n).int("axis", 0), len(dd))
 	ind := idx
 	if b.elem(idx) != onnxpb.TensorProto_INT64 {
 		ind = b.op("Cast", "indices_int64", []string{idx}, build.AttrInt("to", int64(onnxpb.TensorProto_INT64)))
 		b.setShape(ind, onnxpb.TensorProto_INT64, id)
 	}
 	ind = b.reshape("indices_nd", ind, append(append([]int64{}, id...), 1))
-	z := b.zeros(dd, b.elem(data))
-	g := b.op("ScatterND", "dData", []string{z, ind, dy[0]}, build.AttrString("reduction", "add"))
-	b.setShape(g, b.elem(data), dd)
-	b.addGrad(data, g)
+	g := dy[0]
+	target := dd
+	q := int64(len(id))
+	if axis != 0 {
+		// Move the gathered axis first (data) and the index axes first (dY):
+		// dY has data[:axis] + indices + data[axis+1:].
+		var gperm []int64
+		for i := int64(0); i < q; i++ {
+			gperm = append(gperm, axis+i)
+		}
+		for i := int64(0); i < axis; i++ {
+			gperm = append(gperm, i)
+		}
+		for i := axis + q; i < int64(len(dd))-1+q; i++ {
+			gperm = append(gperm, i)
+		}
+		g = b.transpose("dY_axis_first", g, gperm)
+		target = append([]int64{dd[axis]}, dd[:axis]...)
+		target = append(target, dd[axis+1:]...)
+	}
+	z := b.zeros(target, b.elem(data))
+	s := b.op("ScatterND", "dData", []string{z, ind, g}, build.AttrString("reduction", "add"))
+	b.setShape(s, b.elem(data), target)
+	if axis != 0 {
+		// target = [d_axis, d_0..d_axis-1, d_axis+1..]; back to data order.
+		perm := make([]int64, len(dd))
+		for i := int64(0); i < int64(len(dd)); i++ {
+			switch {
+			case i < axis:
+				perm[i] = i + 1
+			case i == axis:
+				perm[i] = 0
+			default:
+				perm[i] = i
+			}
+		}
+		s = b.transpose("dData_axis", s, perm)
+	}
+	b.addGrad(data, s)
 	return nil
 }

@@ -59,6 +59,8 @@ func init() {
 		"Clip":        {fn: gradClip, diff: x0},
 		"Erf":         {fn: gradErf},
 		"Softmax":     {fn: gradSoftmax},
+		"Abs":         {fn: gradAbs},
+		"PRelu":       {fn: gradPRelu},
 		"LogSoftmax":  {fn: gradLogSoftmax},
 		// matmul.go
 		"Gemm":   {fn: gradGemm},
@@ -84,6 +86,7 @@ func init() {
 		"Split":     {fn: gradSplit, diff: x0},
 		"Slice":     {fn: gradSlice, diff: x0},
 		"Expand":    {fn: gradExpand, diff: x0},
+		"Pad":       {fn: gradPad, diff: x0},
 		// reduce.go
 		"ReduceMean": {fn: gradReduceMean, diff: x0},
 		"ReduceSum":  {fn: gradReduceSum, diff: x0},

@@ -151,3 +151,34 @@ func gradSlice(b *builder, n *onnxpb.NodeProto, dy []string) error {
 func gradExpand(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	return b.operand("dX", n.Input[0], dy[0])
 }
+
+// gradPad (constant mode): dX = Slice(dY) back to the input's window.
+func gradPad(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	if mode := attrsOf(n).str("mode", "constant"); mode != "constant" {
+		return fmt.Errorf("Pad mode %q is not supported (constant only)", mode)
+	}
+	pads, ok := b.constInts(input(n, 1))
+	if !ok || len(pads) != 2*len(xd) {
+		return fmt.Errorf("pads are not constants for every axis")
+	}
+	if a := input(n, 3); a != "" {
+		return fmt.Errorf("Pad with axes is not supported")
+	}
+	r := len(xd)
+	starts, ends, axes := make([]int64, r), make([]int64, r), make([]int64, r)
+	for i := 0; i < r; i++ {
+		if pads[i] < 0 || pads[i+r] < 0 {
+			return fmt.Errorf("negative pads are not supported")
+		}
+		starts[i], ends[i], axes[i] = pads[i], pads[i]+xd[i], int64(i)
+	}
+	g := b.op("Slice", "dX", []string{dy[0], b.constI64(starts...), b.constI64(ends...), b.constI64(axes...)})
+	b.setShape(g, b.elem(x), xd)
+	b.addGrad(x, g)
+	return nil
+}

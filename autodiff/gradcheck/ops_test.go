@@ -191,6 +191,17 @@ func TestOps(t *testing.T) {
 			g.Initializer(build.Float32s("ratio", nil, []float32{0.3}))
 			return []string{"ratio"}
 		}), "mse"},
+		opCase{"abs", after([]int64{2, 5}, []int64{2, 5}, "Abs", nil), "mse"},
+		opCase{"prelu", after([]int64{2, 3, 4}, []int64{2, 3, 4}, "PRelu", param(3, 1)), "mse"},
+		opCase{"pad", after([]int64{2, 3}, []int64{3, 6}, "Pad", i64("pads", 1, 2, 0, 1)), "mse"},
+		opCase{"gather_axis1", func(g *build.Graph, r *rand.Rand) {
+			g.Input("x", f32, []int64{3, 5, 4})
+			g.Initializer(randT("w", r, 1, 3, 5, 4))
+			g.Initializer(build.Int64s("idx", []int64{2, 3}, []int64{4, 0, -1, 2, 2, 1}))
+			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+			g.Node("Gather", "op", []string{"h", "idx"}, []string{"y"}, build.AttrInt("axis", 1))
+			g.Output("y", f32, []int64{3, 2, 3, 4})
+		}, "mse"},
 		opCase{"clip_squeeze_expand", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 1, 3})
 			g.Initializer(randT("w", r, 1, 2, 1, 3))
