@@ -167,3 +167,22 @@ func gradPRelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	}
 	return nil
 }
+
+// gradSoftplus: dX = dY · sigmoid(x).
+func gradSoftplus(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	b.addGrad(x, b.mul("dX", dy[0], b.unary("Sigmoid", "sigmoid", x)))
+	return nil
+}
+
+// gradHardSwish: y = x·clip(x/6 + 1/2, 0, 1): dX = dY·(x/3 + 1/2) on
+// (−3, 3), dY above, 0 below.
+func gradHardSwish(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	e := b.elem(x)
+	mid := b.add("slope", b.scale("x_third", x, 1.0/3), b.constScalar(0.5, e))
+	inner := b.where("inner", b.compare("Less", "below3", x, b.constScalar(3, e)), mid, b.constScalar(1, e), x)
+	d := b.where("dydx", b.compare("Greater", "above_m3", x, b.constScalar(-3, e)), inner, b.constScalar(0, e), x)
+	b.addGrad(x, b.mul("dX", dy[0], d))
+	return nil
+}

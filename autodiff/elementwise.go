@@ -86,6 +86,17 @@ func gradSum(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	return nil
 }
 
+// gradMean: each input gets dY/k (summed over its broadcast axes).
+func gradMean(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	g := b.scale("dY_over_k", dy[0], 1/float64(len(n.Input)))
+	for i, in := range n.Input {
+		if err := b.operand(fmt.Sprintf("d%d", i), in, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // gradPow: dA = dy * B * A^(B-1); dB = dy * out * ln(A).
 func gradPow(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	x, y := n.Input[0], n.Input[1]

@@ -1,7 +1,6 @@
 package autodiff
 
 import (
-
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 )

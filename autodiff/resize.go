@@ -57,28 +57,7 @@ func gradResize(b *builder, n *onnxpb.NodeProto, dy []string) error {
 		if err != nil {
 			return err
 		}
-		// g has `out` at axis ax; contract it with M [out, in].
-		mt := b.constTensor(fmt.Sprintf("interp_axis%d", ax), b.elem(x), []int64{out, in}, m)
-		gd := b.shapes[g].dims
-		if ax == r-1 {
-			g = b.matmul(fmt.Sprintf("dX_axis%d", ax), g, mt)
-			continue
-		}
-		perm := make([]int64, 0, r)
-		for i := 0; i < r; i++ {
-			if i != ax {
-				perm = append(perm, int64(i))
-			}
-		}
-		perm = append(perm, int64(ax))
-		t := b.transpose(fmt.Sprintf("axis%d_last", ax), g, perm)
-		t = b.matmul(fmt.Sprintf("dX_axis%d_T", ax), t, mt)
-		inv := make([]int64, r)
-		for i, p := range perm {
-			inv[p] = int64(i)
-		}
-		g = b.transpose(fmt.Sprintf("dX_axis%d", ax), t, inv)
-		_ = gd
+		g = b.axisMatMul(g, ax, b.constTensor(fmt.Sprintf("interp_axis%d", ax), b.elem(x), []int64{out, in}, m))
 	}
 	b.addGrad(x, g)
 	return nil
@@ -142,4 +121,28 @@ func interpMatrix(in, out int64, scale float64, mode, ctm, nm string) ([]float64
 		m[o*in+i1] += f
 	}
 	return m, nil
+}
+
+// axisMatMul contracts axis ax of g (size out) with the constant matrix m
+// [out, in]: the adjoint of applying m along that axis. The last axis is a
+// plain MatMul; another axis is moved last and back with Transposes.
+func (b *builder) axisMatMul(g string, ax int, m string) string {
+	r := len(b.shapes[g].dims)
+	if ax == r-1 {
+		return b.matmul(fmt.Sprintf("dX_axis%d", ax), g, m)
+	}
+	perm := make([]int64, 0, r)
+	for i := 0; i < r; i++ {
+		if i != ax {
+			perm = append(perm, int64(i))
+		}
+	}
+	perm = append(perm, int64(ax))
+	t := b.transpose(fmt.Sprintf("axis%d_last", ax), g, perm)
+	t = b.matmul(fmt.Sprintf("dX_axis%d_T", ax), t, m)
+	inv := make([]int64, r)
+	for i, p := range perm {
+		inv[p] = int64(i)
+	}
+	return b.transpose(fmt.Sprintf("dX_axis%d", ax), t, inv)
 }

@@ -41,6 +41,7 @@ func init() {
 		"Mul":        {fn: gradMul},
 		"Div":        {fn: gradDiv},
 		"Sum":        {fn: gradSum},
+		"Mean":       {fn: gradMean},
 		"Pow":        {fn: gradPow},
 		"Where":      {fn: gradWhere, diff: []int{1, 2}},
 		"Neg":        {fn: gradNeg},
@@ -60,6 +61,8 @@ func init() {
 		"Erf":         {fn: gradErf},
 		"Softmax":     {fn: gradSoftmax},
 		"Abs":         {fn: gradAbs},
+		"Softplus":    {fn: gradSoftplus},
+		"HardSwish":   {fn: gradHardSwish},
 		"PRelu":       {fn: gradPRelu},
 		"LogSoftmax":  {fn: gradLogSoftmax},
 		// matmul.go

@@ -113,18 +113,18 @@ func gradSlice(b *builder, n *onnxpb.NodeProto, dy []string) error {
 			return fmt.Errorf("axes are not constants")
 		}
 	}
+	r := len(xd)
 	if s := input(n, 4); s != "" {
 		steps, ok := b.constInts(s)
-		if !ok {
+		if !ok || len(steps) != len(starts) {
 			return fmt.Errorf("steps are not constants")
 		}
 		for _, st := range steps {
 			if st != 1 {
-				return fmt.Errorf("Slice with step %d is not supported", st)
+				return b.gradStridedSlice(n, dy[0], xd, starts, ends, axes, steps)
 			}
 		}
 	}
-	r := len(xd)
 	pads := make([]int64, 2*r)
 	for i, a := range axes {
 		a = normAxis(a, r)
@@ -179,6 +179,47 @@ func gradPad(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	}
 	g := b.op("Slice", "dX", []string{dy[0], b.constI64(starts...), b.constI64(ends...), b.constI64(axes...)})
 	b.setShape(g, b.elem(x), xd)
+	b.addGrad(x, g)
+	return nil
+}
+
+// gradStridedSlice (any step): each sliced axis maps dY back through a
+// constant 0/1 selection matrix S [out, in] (S[o, start+o·step] = 1).
+func (b *builder) gradStridedSlice(n *onnxpb.NodeProto, g string, xd, starts, ends, axes, steps []int64) error {
+	x := n.Input[0]
+	yd, err := b.shape(g)
+	if err != nil {
+		return err
+	}
+	r := len(xd)
+	for i, a := range axes {
+		a = normAxis(a, r)
+		dim, out, st, step := xd[a], yd[a], starts[i], steps[i]
+		if step == 0 {
+			return fmt.Errorf("Slice step 0")
+		}
+		// ONNX clamping of start (ends only bound the count, known as out).
+		if st < 0 {
+			st += dim
+		}
+		if step > 0 {
+			st = max(0, min(st, dim))
+		} else {
+			st = max(-1, min(st, dim-1))
+		}
+		if step == 1 && out == dim {
+			continue
+		}
+		m := make([]float64, out*dim)
+		for o := int64(0); o < out; o++ {
+			k := st + o*step
+			if k < 0 || k >= dim {
+				return fmt.Errorf("slice index %d out of range on axis %d", k, a)
+			}
+			m[o*dim+k] = 1
+		}
+		g = b.axisMatMul(g, int(a), b.constTensor(fmt.Sprintf("select_axis%d", a), b.elem(x), []int64{out, dim}, m))
+	}
 	b.addGrad(x, g)
 	return nil
 }

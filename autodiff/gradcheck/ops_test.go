@@ -202,6 +202,12 @@ func TestOps(t *testing.T) {
 			g.Node("Gather", "op", []string{"h", "idx"}, []string{"y"}, build.AttrInt("axis", 1))
 			g.Output("y", f32, []int64{3, 2, 3, 4})
 		}, "mse"},
+		opCase{"softplus", after([]int64{2, 5}, []int64{2, 5}, "Softplus", nil), "mse"},
+		opCase{"hardswish", after([]int64{2, 5}, []int64{2, 5}, "HardSwish", nil), "mse"},
+		opCase{"mean", after([]int64{2, 3}, []int64{2, 3}, "Mean", param(3)), "mse"},
+		opCase{"slice_steps", after([]int64{2, 7, 6}, []int64{2, 3, 2}, "Slice", func(g *build.Graph, r *rand.Rand) []string {
+			return append(append(append(i64("st", 1, -1)(g, r), i64("en", 7, 0)(g, r)...), i64("ax", 1, 2)(g, r)...), i64("steps", 2, -3)(g, r)...)
+		}), "mse"},
 		opCase{"clip_squeeze_expand", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 1, 3})
 			g.Initializer(randT("w", r, 1, 2, 1, 3))
