@@ -22,7 +22,7 @@ func FuzzInfer(f *testing.F) {
 			f.Add(data)
 		}
 	}
-	for _, m := range []*onnx.Model{pytorchReshape(13), autodiffLike()} {
+	for _, m := range []*onnx.Model{pytorchReshape(13), autodiffLike(), loopModel()} {
 		if data, err := m.Encode(); err == nil {
 			f.Add(data)
 		}

@@ -484,6 +484,20 @@ func TestIfBranches(t *testing.T) {
 // TestLoop: a Loop with a constant trip count and no condition stacks its
 // scan output along a new leading axis; loop-carried values keep their type.
 func TestLoop(t *testing.T) {
+	m := loopModel()
+	loop := m.Proto.GetGraph().GetNode()[0]
+	r := mustInfer(t, m, Options{})
+	if len(r.Warnings) > 0 || len(r.Unknown) > 0 {
+		t.Errorf("warnings %v unknown %v", r.Warnings, r.Unknown)
+	}
+	wantDims(t, r, "acc", 2, 3)
+	wantDims(t, r, "steps", 5, 2, 3)
+	if Recomputable(loop) {
+		t.Error("Loop is recomputable")
+	}
+}
+
+func loopModel() *onnx.Model {
 	body := build.New("body")
 	body.Input("i", i64, []int64{})
 	body.Input("cond_in", onnxpb.TensorProto_BOOL, []int64{})
@@ -498,15 +512,7 @@ func TestLoop(t *testing.T) {
 	b := build.New("g")
 	b.Input("x", f32, []int64{2, 3})
 	b.Initializer(build.Int64s("M", nil, []int64{5}))
-	loop := b.Node("Loop", "loop", []string{"M", "", "x"}, []string{"acc", "steps"},
+	b.Node("Loop", "loop", []string{"M", "", "x"}, []string{"acc", "steps"},
 		&onnxpb.AttributeProto{Name: proto.String("body"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: body.G})
-	r := mustInfer(t, model(b, 17), Options{})
-	if len(r.Warnings) > 0 || len(r.Unknown) > 0 {
-		t.Errorf("warnings %v unknown %v", r.Warnings, r.Unknown)
-	}
-	wantDims(t, r, "acc", 2, 3)
-	wantDims(t, r, "steps", 5, 2, 3)
-	if Recomputable(loop) {
-		t.Error("Loop is recomputable")
-	}
+	return model(b, 17)
 }
