@@ -2,6 +2,7 @@ package autodiff
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -263,7 +264,7 @@ func (b *builder) toOpset17(n *onnxpb.NodeProto) ([]*onnxpb.NodeProto, error) {
 			}
 		}
 	case "Gelu":
-		return nil, nil // decomposed in prepare
+		return b.geluPrimitives(n, a.str("approximate", "none"))
 	}
 	return nil, nil
 }
@@ -281,4 +282,38 @@ func f64s(v []float32) []float64 {
 		out[i] = float64(x)
 	}
 	return out
+}
+
+// geluPrimitives writes Gelu (opset 20, absent from opset 17) as
+// 0.5·x·(1 + erf(x/√2)), or with approximate="tanh" as
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); n becomes the last Mul.
+func (b *builder) geluPrimitives(n *onnxpb.NodeProto, approx string) ([]*onnxpb.NodeProto, error) {
+	x, y := n.Input[0], n.Output[0]
+	base := nodeName(n)
+	v := func(what string) string { return b.fresh(base + "/" + what) }
+	mk := func(op, out string, in ...string) *onnxpb.NodeProto {
+		return &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(b.fresh(base + "/" + op)), Input: in, Output: []string{out}}
+	}
+	var pre []*onnxpb.NodeProto
+	var inner string
+	switch approx {
+	case "none":
+		t, e := v("scaled"), v("erf")
+		pre = append(pre, mk("Mul", t, x, b.fwdFloat(n, "inv_sqrt2", float32(1/math.Sqrt2))), mk("Erf", e, t))
+		inner = e
+	case "tanh":
+		x2, x3, c, s, u, th := v("x2"), v("x3"), v("cubic"), v("sum"), v("scaled"), v("tanh")
+		pre = append(pre, mk("Mul", x2, x, x), mk("Mul", x3, x2, x), mk("Mul", c, x3, b.fwdFloat(n, "k", 0.044715)),
+			mk("Add", s, x, c), mk("Mul", u, s, b.fwdFloat(n, "sqrt_2_over_pi", float32(math.Sqrt(2/math.Pi)))), mk("Tanh", th, u))
+		inner = th
+	default:
+		return nil, fmt.Errorf("Gelu approximate=%q", approx)
+	}
+	one, h := v("one_plus"), v("x_times")
+	pre = append(pre, mk("Add", one, inner, b.fwdFloat(n, "one", 1)), mk("Mul", h, x, one))
+	n.OpType = proto.String("Mul")
+	n.Attribute = nil
+	n.Input = []string{h, b.fwdFloat(n, "half", 0.5)}
+	n.Output = []string{y}
+	return pre, nil
 }

@@ -156,3 +156,49 @@ func gradLRN(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(x, b.sub("dX", b.mul("first", dy[0], sb), d2))
 	return nil
 }
+
+// gradInstanceNorm recomputes the per-(n, c) statistics from X in the
+// backward (InstanceNormalization has no mean/var outputs) and applies the
+// normalisation formula over the spatial axes:
+//
+//	dX = inv · (dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)),  dxhat = dY·scale
+func gradInstanceNorm(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x, scale, bias := n.Input[0], n.Input[1], n.Input[2]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	if len(xd) < 3 {
+		return fmt.Errorf("input rank %d < 3", len(xd))
+	}
+	eps := float64(attrsOf(n).float("epsilon", 1e-5))
+	e := b.elem(x)
+	sp := rangeFrom(2, len(xd)-2)
+	cdims := append([]int64{xd[1]}, ones(len(xd)-2)...)
+	mean := func(name, v string) string {
+		out := b.op("ReduceMean", name, []string{v}, build.AttrInts("axes", sp...), build.AttrInt("keepdims", 1))
+		d := append([]int64{}, b.shapes[v].dims...)
+		for _, a := range sp {
+			d[a] = 1
+		}
+		b.setShape(out, e, d)
+		return out
+	}
+	xc := b.sub("centered", x, mean("mean", x))
+	inv := b.unary("Reciprocal", "inv_std", b.unary("Sqrt", "std", b.add("var_eps", mean("var", b.mul("sq", xc, xc)), b.constScalar(eps, e))))
+	xhat := b.mul("xhat", xc, inv)
+	g := dy[0]
+	red := append([]int64{0}, sp...)
+	if b.needs[bias] {
+		b.addGrad(bias, b.reduceSum("dB", g, red, false))
+	}
+	if b.needs[scale] {
+		b.addGrad(scale, b.reduceSum("dScale", b.mul("dY_xhat", g, xhat), red, false))
+	}
+	if b.needs[x] {
+		dxhat := b.mul("dxhat", g, b.reshape("scale_c", scale, cdims))
+		inner := b.sub("inner", b.sub("dxhat_centered", dxhat, mean("mean_dxhat", dxhat)), b.mul("xhat_t2", xhat, mean("mean_dxhat_xhat", b.mul("dxhat_xhat", dxhat, xhat))))
+		b.addGrad(x, b.mul("dX", inner, inv))
+	}
+	return nil
+}

@@ -76,9 +76,10 @@ func init() {
 		"AveragePool":       {fn: gradAveragePool},
 		"GlobalAveragePool": {fn: gradGlobalAveragePool},
 		// norm.go
-		"BatchNormalization": {fn: gradBatchNorm, diff: []int{0, 1, 2}, outs: x0},
-		"LayerNormalization": {fn: gradLayerNorm, diff: []int{0, 1, 2}, outs: x0},
-		"LRN":                {fn: gradLRN},
+		"BatchNormalization":    {fn: gradBatchNorm, diff: []int{0, 1, 2}, outs: x0},
+		"LayerNormalization":    {fn: gradLayerNorm, diff: []int{0, 1, 2}, outs: x0},
+		"LRN":                   {fn: gradLRN},
+		"InstanceNormalization": {fn: gradInstanceNorm},
 		// shape.go
 		"Reshape":   {fn: gradReshapeLike, diff: x0},
 		"Flatten":   {fn: gradReshapeLike},

@@ -26,9 +26,10 @@ func randT(name string, r *rand.Rand, scale float64, dims ...int64) *onnxpb.Tens
 
 // opCase is a one- or two-node forward model around one op.
 type opCase struct {
-	name string
-	make func(g *build.Graph, r *rand.Rand)
-	loss string
+	name  string
+	make  func(g *build.Graph, r *rand.Rand)
+	loss  string
+	opset int64 // 0: 17
 }
 
 // TestOps checks each gradient rule alone on ONNX Runtime, on awkward
@@ -46,11 +47,11 @@ func TestOps(t *testing.T) {
 	}
 	cases := []opCase{
 		{"conv_s2_p3_k7", conv([]int64{2, 3, 11, 11}, []int64{4, 3, 7, 7}, []int64{2, 4, 6, 6},
-			build.AttrInts("strides", 2, 2), build.AttrInts("pads", 3, 3, 3, 3)), "sum"},
+			build.AttrInts("strides", 2, 2), build.AttrInts("pads", 3, 3, 3, 3)), "sum", 0},
 		{"conv_s2_k1", conv([]int64{2, 4, 9, 9}, []int64{6, 4, 1, 1}, []int64{2, 6, 5, 5},
-			build.AttrInts("strides", 2, 2)), "mse"},
+			build.AttrInts("strides", 2, 2)), "mse", 0},
 		{"conv_group_dil", conv([]int64{2, 4, 9, 9}, []int64{6, 2, 3, 3}, []int64{2, 6, 5, 5},
-			build.AttrInts("dilations", 2, 2), build.AttrInt("group", 2)), "mse"},
+			build.AttrInts("dilations", 2, 2), build.AttrInt("group", 2)), "mse", 0},
 	}
 	// after wraps op: x (input) · w (param, x's shape) → op → y, so the
 	// gradient of w is the op's input gradient (times x).
@@ -81,18 +82,18 @@ func TestOps(t *testing.T) {
 	}
 	in4 := []int64{2, 3, 7, 7}
 	cases = append(cases,
-		opCase{"maxpool_pad_ceil", after(in4, []int64{2, 3, 4, 4}, "MaxPool", nil, build.AttrInts("kernel_shape", 3, 3), build.AttrInts("strides", 2, 2), build.AttrInts("pads", 1, 1, 0, 0), build.AttrInt("ceil_mode", 1)), "mse"},
-		opCase{"avgpool_excl_pad_ceil", after(in4, []int64{2, 3, 4, 4}, "AveragePool", nil, build.AttrInts("kernel_shape", 3, 3), build.AttrInts("strides", 2, 2), build.AttrInts("pads", 1, 1, 0, 0), build.AttrInt("ceil_mode", 1)), "mse"},
-		opCase{"avgpool_incl_pad", after(in4, []int64{2, 3, 4, 4}, "AveragePool", nil, build.AttrInts("kernel_shape", 3, 3), build.AttrInts("strides", 2, 2), build.AttrInts("pads", 1, 1, 1, 1), build.AttrInt("count_include_pad", 1)), "mse"},
-		opCase{"globalavgpool", after(in4, []int64{2, 3, 1, 1}, "GlobalAveragePool", nil), "mse"},
-		opCase{"lrn", after([]int64{2, 6, 3, 3}, []int64{2, 6, 3, 3}, "LRN", nil, build.AttrInt("size", 3), build.AttrFloat("alpha", 0.3), build.AttrFloat("beta", 0.75), build.AttrFloat("bias", 1.5)), "mse"},
-		opCase{"softmax_axis1", after([]int64{2, 5, 3}, []int64{2, 5, 3}, "Softmax", nil, build.AttrInt("axis", 1)), "mse"},
-		opCase{"logsoftmax", after([]int64{2, 5}, []int64{2, 5}, "LogSoftmax", nil), "mse"},
-		opCase{"sigmoid", after([]int64{2, 5}, []int64{2, 5}, "Sigmoid", nil), "mse"},
-		opCase{"tanh", after([]int64{2, 5}, []int64{2, 5}, "Tanh", nil), "mse"},
-		opCase{"hardsigmoid", after([]int64{2, 5}, []int64{2, 5}, "HardSigmoid", nil, build.AttrFloat("alpha", 0.4)), "mse"},
-		opCase{"leakyrelu", after([]int64{2, 5}, []int64{2, 5}, "LeakyRelu", nil, build.AttrFloat("alpha", 0.1)), "mse"},
-		opCase{"erf", after([]int64{2, 5}, []int64{2, 5}, "Erf", nil), "mse"},
+		opCase{"maxpool_pad_ceil", after(in4, []int64{2, 3, 4, 4}, "MaxPool", nil, build.AttrInts("kernel_shape", 3, 3), build.AttrInts("strides", 2, 2), build.AttrInts("pads", 1, 1, 0, 0), build.AttrInt("ceil_mode", 1)), "mse", 0},
+		opCase{"avgpool_excl_pad_ceil", after(in4, []int64{2, 3, 4, 4}, "AveragePool", nil, build.AttrInts("kernel_shape", 3, 3), build.AttrInts("strides", 2, 2), build.AttrInts("pads", 1, 1, 0, 0), build.AttrInt("ceil_mode", 1)), "mse", 0},
+		opCase{"avgpool_incl_pad", after(in4, []int64{2, 3, 4, 4}, "AveragePool", nil, build.AttrInts("kernel_shape", 3, 3), build.AttrInts("strides", 2, 2), build.AttrInts("pads", 1, 1, 1, 1), build.AttrInt("count_include_pad", 1)), "mse", 0},
+		opCase{"globalavgpool", after(in4, []int64{2, 3, 1, 1}, "GlobalAveragePool", nil), "mse", 0},
+		opCase{"lrn", after([]int64{2, 6, 3, 3}, []int64{2, 6, 3, 3}, "LRN", nil, build.AttrInt("size", 3), build.AttrFloat("alpha", 0.3), build.AttrFloat("beta", 0.75), build.AttrFloat("bias", 1.5)), "mse", 0},
+		opCase{"softmax_axis1", after([]int64{2, 5, 3}, []int64{2, 5, 3}, "Softmax", nil, build.AttrInt("axis", 1)), "mse", 0},
+		opCase{"logsoftmax", after([]int64{2, 5}, []int64{2, 5}, "LogSoftmax", nil), "mse", 0},
+		opCase{"sigmoid", after([]int64{2, 5}, []int64{2, 5}, "Sigmoid", nil), "mse", 0},
+		opCase{"tanh", after([]int64{2, 5}, []int64{2, 5}, "Tanh", nil), "mse", 0},
+		opCase{"hardsigmoid", after([]int64{2, 5}, []int64{2, 5}, "HardSigmoid", nil, build.AttrFloat("alpha", 0.4)), "mse", 0},
+		opCase{"leakyrelu", after([]int64{2, 5}, []int64{2, 5}, "LeakyRelu", nil, build.AttrFloat("alpha", 0.1)), "mse", 0},
+		opCase{"erf", after([]int64{2, 5}, []int64{2, 5}, "Erf", nil), "mse", 0},
 		opCase{"sqrt_abs", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 5})
 			g.Initializer(randT("w", r, 1, 2, 5))
@@ -102,15 +103,15 @@ func TestOps(t *testing.T) {
 			g.Node("Add", "pos2", []string{"w2", "ax"}, []string{"h2"})
 			g.Node("Sqrt", "op", []string{"h2"}, []string{"y"})
 			g.Output("y", f32, []int64{2, 5})
-		}, "mse"},
-		opCase{"transpose", after([]int64{2, 3, 4}, []int64{4, 2, 3}, "Transpose", nil, build.AttrInts("perm", 2, 0, 1)), "mse"},
+		}, "mse", 0},
+		opCase{"transpose", after([]int64{2, 3, 4}, []int64{4, 2, 3}, "Transpose", nil, build.AttrInts("perm", 2, 0, 1)), "mse", 0},
 		opCase{"slice", after([]int64{2, 6, 5}, []int64{2, 3, 5}, "Slice", func(g *build.Graph, r *rand.Rand) []string {
 			return append(append(i64("st", 1)(g, r), i64("en", 4)(g, r)...), i64("ax", 1)(g, r)...)
-		}), "mse"},
-		opCase{"reducemean", after([]int64{2, 3, 4}, []int64{2, 1, 4}, "ReduceMean", nil, build.AttrInts("axes", 1)), "mse"},
-		opCase{"reducesum", after([]int64{2, 3, 4}, []int64{2, 4}, "ReduceSum", i64("axes", 1), build.AttrInt("keepdims", 0)), "mse"},
-		opCase{"flatten", after([]int64{2, 3, 4}, []int64{2, 12}, "Flatten", nil), "cross-entropy"},
-		opCase{"div_broadcast", after([]int64{2, 3, 4}, []int64{2, 3, 4}, "Div", param(3, 1)), "mse"},
+		}), "mse", 0},
+		opCase{"reducemean", after([]int64{2, 3, 4}, []int64{2, 1, 4}, "ReduceMean", nil, build.AttrInts("axes", 1)), "mse", 0},
+		opCase{"reducesum", after([]int64{2, 3, 4}, []int64{2, 4}, "ReduceSum", i64("axes", 1), build.AttrInt("keepdims", 0)), "mse", 0},
+		opCase{"flatten", after([]int64{2, 3, 4}, []int64{2, 12}, "Flatten", nil), "cross-entropy", 0},
+		opCase{"div_broadcast", after([]int64{2, 3, 4}, []int64{2, 3, 4}, "Div", param(3, 1)), "mse", 0},
 		opCase{"pow_broadcast", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 3})
 			g.Initializer(randT("w", r, 1, 2, 3))
@@ -120,15 +121,15 @@ func TestOps(t *testing.T) {
 			g.Node("Add", "pos", []string{"w2", "ax"}, []string{"h"})
 			g.Node("Pow", "op", []string{"h", "p"}, []string{"y"})
 			g.Output("y", f32, []int64{2, 3})
-		}, "sum"},
-		opCase{"sub_broadcast", after([]int64{2, 3, 4}, []int64{2, 3, 4}, "Sub", param(4)), "mse"},
-		opCase{"matmul_batched", after([]int64{2, 3, 4}, []int64{2, 3, 5}, "MatMul", param(4, 5)), "mse"},
-		opCase{"matmul_bcast", after([]int64{2, 3, 4}, []int64{2, 3, 5}, "MatMul", param(1, 4, 5)), "mse"},
+		}, "sum", 0},
+		opCase{"sub_broadcast", after([]int64{2, 3, 4}, []int64{2, 3, 4}, "Sub", param(4)), "mse", 0},
+		opCase{"matmul_batched", after([]int64{2, 3, 4}, []int64{2, 3, 5}, "MatMul", param(4, 5)), "mse", 0},
+		opCase{"matmul_bcast", after([]int64{2, 3, 4}, []int64{2, 3, 5}, "MatMul", param(1, 4, 5)), "mse", 0},
 		opCase{"gemm_trans", after([]int64{4, 3}, []int64{3, 5}, "Gemm", func(g *build.Graph, r *rand.Rand) []string {
 			g.Initializer(randT("B", r, 0.7, 5, 4))
 			g.Initializer(randT("C", r, 0.7, 5))
 			return []string{"B", "C"}
-		}, build.AttrInt("transA", 1), build.AttrInt("transB", 1), build.AttrFloat("alpha", 0.7), build.AttrFloat("beta", 1.3)), "cross-entropy"},
+		}, build.AttrInt("transA", 1), build.AttrInt("transB", 1), build.AttrFloat("alpha", 0.7), build.AttrFloat("beta", 1.3)), "cross-entropy", 0},
 		opCase{"convtranspose", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 4, 4, 4})
 			g.Initializer(randT("w", r, 0.5, 4, 3, 3, 3))
@@ -136,7 +137,7 @@ func TestOps(t *testing.T) {
 			g.Node("ConvTranspose", "op", []string{"x", "w", "b"}, []string{"y"}, build.AttrInts("strides", 2, 2),
 				build.AttrInts("pads", 1, 1, 0, 0), build.AttrInts("output_padding", 1, 1), build.AttrInt("group", 2))
 			g.Output("y", f32, []int64{2, 6, 9, 9})
-		}, "mse"},
+		}, "mse", 0},
 		opCase{"layernorm", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 3, 6})
 			g.Initializer(randT("w", r, 1, 2, 3, 6))
@@ -145,7 +146,7 @@ func TestOps(t *testing.T) {
 			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
 			g.Node("LayerNormalization", "op", []string{"h", "s", "b"}, []string{"y"}, build.AttrInt("axis", -1))
 			g.Output("y", f32, []int64{2, 3, 6})
-		}, "mse"},
+		}, "mse", 0},
 		opCase{"batchnorm", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{3, 4, 3, 3})
 			g.Initializer(randT("w", r, 1, 3, 4, 3, 3))
@@ -156,25 +157,25 @@ func TestOps(t *testing.T) {
 			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
 			g.Node("BatchNormalization", "op", []string{"h", "s", "b", "mean", "var"}, []string{"y"})
 			g.Output("y", f32, []int64{3, 4, 3, 3})
-		}, "mse"},
+		}, "mse", 0},
 		opCase{"resize_linear_half_pixel", after([]int64{1, 2, 3, 4}, []int64{1, 2, 6, 7}, "Resize", func(g *build.Graph, r *rand.Rand) []string {
 			g.Initializer(build.Int64s("sizes", []int64{4}, []int64{1, 2, 6, 7}))
 			return []string{"", "", "sizes"}
-		}, build.AttrString("mode", "linear")), "mse"},
+		}, build.AttrString("mode", "linear")), "mse", 0},
 		opCase{"resize_linear_align", after([]int64{1, 2, 3, 4}, []int64{1, 2, 5, 9}, "Resize", func(g *build.Graph, r *rand.Rand) []string {
 			g.Initializer(build.Int64s("sizes", []int64{4}, []int64{1, 2, 5, 9}))
 			return []string{"", "", "sizes"}
-		}, build.AttrString("mode", "linear"), build.AttrString("coordinate_transformation_mode", "align_corners")), "mse"},
+		}, build.AttrString("mode", "linear"), build.AttrString("coordinate_transformation_mode", "align_corners")), "mse", 0},
 		opCase{"resize_nearest", after([]int64{1, 2, 3, 4}, []int64{1, 2, 6, 8}, "Resize", func(g *build.Graph, r *rand.Rand) []string {
 			g.Initializer(build.Float32s("scales", []int64{4}, []float32{1, 1, 2, 2}))
 			return []string{"", "scales"}
-		}, build.AttrString("mode", "nearest")), "mse"},
+		}, build.AttrString("mode", "nearest")), "mse", 0},
 		opCase{"gather_embedding", func(g *build.Graph, r *rand.Rand) {
 			g.Input("ids", onnxpb.TensorProto_INT64, []int64{2, 5})
 			g.Initializer(randT("emb", r, 1, 7, 4))
 			g.Node("Gather", "op", []string{"emb", "ids"}, []string{"y"})
 			g.Output("y", f32, []int64{2, 5, 4})
-		}, "mse"},
+		}, "mse", 0},
 		opCase{"where_concat_split", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 4})
 			g.Initializer(randT("w", r, 1, 2, 4))
@@ -186,14 +187,14 @@ func TestOps(t *testing.T) {
 			g.Node("Split", "split", []string{"hc", "split"}, []string{"a", "b"}, build.AttrInt("axis", 0))
 			g.Node("Mul", "y", []string{"a", "b"}, []string{"y"})
 			g.Output("y", f32, []int64{1, 6})
-		}, "mse"},
+		}, "mse", 0},
 		opCase{"dropout", after([]int64{4, 6}, []int64{4, 6}, "Dropout", func(g *build.Graph, r *rand.Rand) []string {
 			g.Initializer(build.Float32s("ratio", nil, []float32{0.3}))
 			return []string{"ratio"}
-		}), "mse"},
-		opCase{"abs", after([]int64{2, 5}, []int64{2, 5}, "Abs", nil), "mse"},
-		opCase{"prelu", after([]int64{2, 3, 4}, []int64{2, 3, 4}, "PRelu", param(3, 1)), "mse"},
-		opCase{"pad", after([]int64{2, 3}, []int64{3, 6}, "Pad", i64("pads", 1, 2, 0, 1)), "mse"},
+		}), "mse", 0},
+		opCase{"abs", after([]int64{2, 5}, []int64{2, 5}, "Abs", nil), "mse", 0},
+		opCase{"prelu", after([]int64{2, 3, 4}, []int64{2, 3, 4}, "PRelu", param(3, 1)), "mse", 0},
+		opCase{"pad", after([]int64{2, 3}, []int64{3, 6}, "Pad", i64("pads", 1, 2, 0, 1)), "mse", 0},
 		opCase{"gather_axis1", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{3, 5, 4})
 			g.Initializer(randT("w", r, 1, 3, 5, 4))
@@ -201,13 +202,24 @@ func TestOps(t *testing.T) {
 			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
 			g.Node("Gather", "op", []string{"h", "idx"}, []string{"y"}, build.AttrInt("axis", 1))
 			g.Output("y", f32, []int64{3, 2, 3, 4})
-		}, "mse"},
-		opCase{"softplus", after([]int64{2, 5}, []int64{2, 5}, "Softplus", nil), "mse"},
-		opCase{"hardswish", after([]int64{2, 5}, []int64{2, 5}, "HardSwish", nil), "mse"},
-		opCase{"mean", after([]int64{2, 3}, []int64{2, 3}, "Mean", param(3)), "mse"},
+		}, "mse", 0},
+		opCase{"softplus", after([]int64{2, 5}, []int64{2, 5}, "Softplus", nil), "mse", 0},
+		opCase{"hardswish", after([]int64{2, 5}, []int64{2, 5}, "HardSwish", nil), "mse", 0},
+		opCase{"mean", after([]int64{2, 3}, []int64{2, 3}, "Mean", param(3)), "mse", 0},
 		opCase{"slice_steps", after([]int64{2, 7, 6}, []int64{2, 3, 2}, "Slice", func(g *build.Graph, r *rand.Rand) []string {
 			return append(append(append(i64("st", 1, -1)(g, r), i64("en", 7, 0)(g, r)...), i64("ax", 1, 2)(g, r)...), i64("steps", 2, -3)(g, r)...)
-		}), "mse"},
+		}), "mse", 0},
+		opCase{"instancenorm", func(g *build.Graph, r *rand.Rand) {
+			g.Input("x", f32, []int64{2, 3, 4, 5})
+			g.Initializer(randT("w", r, 1, 2, 3, 4, 5))
+			g.Initializer(randT("s", r, 1, 3))
+			g.Initializer(randT("b", r, 1, 3))
+			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+			g.Node("InstanceNormalization", "op", []string{"h", "s", "b"}, []string{"y"})
+			g.Output("y", f32, []int64{2, 3, 4, 5})
+		}, "mse", 0},
+		opCase{"gelu_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil), "mse", 20},
+		opCase{"gelu_tanh_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil, build.AttrString("approximate", "tanh")), "mse", 20},
 		opCase{"clip_squeeze_expand", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 1, 3})
 			g.Initializer(randT("w", r, 1, 2, 1, 3))
@@ -221,14 +233,18 @@ func TestOps(t *testing.T) {
 			g.Node("Unsqueeze", "unsq", []string{"s", "ax"}, []string{"u"})
 			g.Node("Expand", "op", []string{"u", "shape"}, []string{"y"})
 			g.Output("y", f32, []int64{2, 4, 3})
-		}, "mse"},
+		}, "mse", 0},
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
 			g := build.New(c.name)
 			c.make(g, r)
-			m := &onnx.Model{Proto: build.Model(g.G, 17)}
+			opset := c.opset
+			if opset == 0 {
+				opset = 17
+			}
+			m := &onnx.Model{Proto: build.Model(g.G, opset)}
 			tm, err := autodiff.Build(m, autodiff.Options{Loss: c.loss})
 			if err != nil {
 				t.Fatal(err)
