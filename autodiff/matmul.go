@@ -76,6 +76,8 @@ func (b *builder) matmul(name, x, y string) string {
 
 // gradMatMul: dA = dY Bᵀ, dB = Aᵀ dY, summed over broadcast batch axes. A
 // 2-D weight B with a batched A is handled as one Gemm over flattened rows.
+// 1-D operands are promoted as numpy does ([K] → [1,K] or [K,1]) and their
+// gradients reshaped back.
 func gradMatMul(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	A, B, g := n.Input[0], n.Input[1], dy[0]
 	ad, err := b.shape(A)
@@ -86,26 +88,40 @@ func gradMatMul(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
-	if len(ad) < 2 || len(bd) < 2 {
-		return fmt.Errorf("MatMul with a 1-D operand is not supported (shapes %v, %v)", ad, bd)
+	yd, err := b.shape(g)
+	if err != nil {
+		return err
 	}
+	if len(ad) == 0 || len(bd) == 0 {
+		return fmt.Errorf("MatMul with a scalar operand")
+	}
+	A2, B2, ad2, bd2, yd2 := A, B, ad, bd, yd
+	if len(ad) == 1 {
+		ad2 = []int64{1, ad[0]}
+		A2 = b.reshape("A_row", A, ad2)
+		yd2 = append(append(append([]int64{}, yd2[:len(yd2)-1]...), 1), yd2[len(yd2)-1])
+	}
+	if len(bd) == 1 {
+		bd2 = []int64{bd[0], 1}
+		B2 = b.reshape("B_col", B, bd2)
+		yd2 = append(append([]int64{}, yd2...), 1)
+	}
+	g = b.reshape("dY_2d", g, yd2)
 	if b.needs[A] {
-		bt := b.transpose("Bt", B, swapLast2(len(bd)))
-		if err := b.operand("dA", A, b.matmul("dA_full", g, bt)); err != nil {
-			return err
-		}
+		bt := b.transpose("Bt", B2, swapLast2(len(bd2)))
+		full := b.matmul("dA_full", g, bt)
+		b.addGrad(A, b.reshape("dA", b.unbroadcast("dA_2d", full, ad2), ad))
 	}
 	if b.needs[B] {
-		if len(bd) == 2 && len(ad) > 2 {
-			rows := numel(ad[:len(ad)-1])
-			a2 := b.reshape("A_rows", A, []int64{rows, ad[len(ad)-1]})
-			g2 := b.reshape("dY_rows", g, []int64{rows, bd[1]})
-			b.addGrad(B, b.gemm("dB", a2, g2, 1, 0, 1))
+		if len(bd2) == 2 && len(ad2) > 2 {
+			rows := numel(ad2[:len(ad2)-1])
+			a2 := b.reshape("A_rows", A2, []int64{rows, ad2[len(ad2)-1]})
+			g2 := b.reshape("dY_rows", g, []int64{rows, bd2[1]})
+			b.addGrad(B, b.reshape("dB", b.gemm("dB_2d", a2, g2, 1, 0, 1), bd))
 		} else {
-			at := b.transpose("At", A, swapLast2(len(ad)))
-			if err := b.operand("dB", B, b.matmul("dB_full", at, g)); err != nil {
-				return err
-			}
+			at := b.transpose("At", A2, swapLast2(len(ad2)))
+			full := b.matmul("dB_full", at, g)
+			b.addGrad(B, b.reshape("dB", b.unbroadcast("dB_2d", full, bd2), bd))
 		}
 	}
 	return nil

@@ -218,6 +218,8 @@ func TestOps(t *testing.T) {
 			g.Node("InstanceNormalization", "op", []string{"h", "s", "b"}, []string{"y"})
 			g.Output("y", f32, []int64{2, 3, 4, 5})
 		}, "mse", 0},
+		opCase{"matmul_vec_left", after([]int64{4}, []int64{2, 5}, "MatMul", param(2, 4, 5)), "mse", 0},
+		opCase{"matmul_vec_right", after([]int64{2, 3, 4}, []int64{2, 3}, "MatMul", param(4)), "mse", 0},
 		opCase{"gelu_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil), "mse", 20},
 		opCase{"gelu_tanh_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil, build.AttrString("approximate", "tanh")), "mse", 20},
 		opCase{"clip_squeeze_expand", func(g *build.Graph, r *rand.Rand) {
