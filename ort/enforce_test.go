@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/ort/ortorder"
 )
 
@@ -62,5 +63,27 @@ func TestEnforceOrder(t *testing.T) {
 	t.Logf("peak %.2f T -> %.2f T", pb, pa)
 	if pb < 2.9 || pa > 2.4 {
 		t.Errorf("peak %.2f T -> %.2f T, want 3T -> 2T", pb, pa)
+	}
+}
+
+// TestEnforceOrderShares: EnforceOrder leaves nodes it shares with another
+// graph untouched.
+func TestEnforceOrderShares(t *testing.T) {
+	m, err := onnx.Load(chainModel(t, chainCloneLate, 2, 2, "Sin", "dot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := m.Encode()
+	g := &onnxpb.GraphProto{Node: m.Proto.Graph.Node, Initializer: m.Proto.Graph.Initializer,
+		Input: m.Proto.Graph.Input, Output: m.Proto.Graph.Output}
+	if _, err := ortorder.EnforceOrder(g, 17, 0); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := m.Encode()
+	if string(before) != string(after) {
+		t.Error("EnforceOrder changed a node or initializer of the graph it shares them with")
+	}
+	if len(g.Node) <= len(m.Proto.Graph.Node) {
+		t.Error("no guard added")
 	}
 }

@@ -2,6 +2,7 @@ package ortorder
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,7 +22,7 @@ type Stats struct {
 	Mismatched int // positions where ORT's predicted order still differs from the file order (0 on success)
 }
 
-// EnforceOrder adds ordering guards to g (in place) so that ONNX Runtime's
+// EnforceOrder adds ordering guards to g so that ONNX Runtime's
 // order (PredictOrder) is the file order of g's nodes: every node that does
 // not already read the previous node's output (guard and Constant nodes
 // aside) gets its first input through a data guard on that output,
@@ -33,6 +34,8 @@ type Stats struct {
 // tiny kernels; unlike a guard built from Shape(y) it survives ORT's
 // constant folding. Only nodes from index from on are chained (0: all). g
 // must be topologically sorted and use default-domain opset 10 or newer.
+// g's node and initializer lists are replaced; nodes and tensors they held
+// are never modified (another graph may share them).
 func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 	var st Stats
 	if opset < 10 {
@@ -100,6 +103,9 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 				add("Shape", []string{xv}, []string{xs})
 				add("Concat", []string{xs, empty}, []string{xt}, intAttr("axis", 0))
 				add("Reshape", []string{xv, xt}, []string{xg})
+				// Nodes may be shared with another graph (rewrite.Apply
+				// reuses untouched nodes): change a copy.
+				n = proto.Clone(n).(*onnxpb.NodeProto)
 				n.Input[in] = xg
 				st.Guards++
 			}
@@ -108,7 +114,7 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 		prev = n
 	}
 	if st.Guards > 0 {
-		g.Initializer = append(g.Initializer, int64Tensor(zero, 0), int64Tensor(flat, -1))
+		g.Initializer = append(slices.Clip(g.Initializer), int64Tensor(zero, 0), int64Tensor(flat, -1))
 	}
 	g.Node = out
 	_, _, st.Mismatched = firstMismatch(g)
