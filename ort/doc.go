@@ -27,6 +27,10 @@
 //     nodes; see Prepare), and removed afterwards.
 //   - No panic crosses the package boundary; errors name the model.
 //
-// Findings on how ORT orders and optimises recomputed graphs, with the
-// measurements behind them (TestChainExperiment), are in docs/ORT.md.
+// ORT does not run nodes in file order. Subpackage ortorder (pure Go)
+// predicts ORT's order and pins it to the file order with zero-cost guards;
+// without that, a rewritten training graph keeps its peak in ORT even when
+// every clone runs late (weight gradients are deferred to the end).
+// Findings and measurements (TestChainExperiment, TestEnforceOrder,
+// TestPredictOrder, ResNet-50 through verify) are in docs/ORT.md.
 package ort
