@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/ort/ortorder"
 )
 
 // CloneOrder says where ONNX Runtime ran the clones of a rewritten model.
@@ -24,7 +25,7 @@ var cloneName = regexp.MustCompile(`^(.+)_rc[0-9]+(_[0-9]+)?$`)
 // guardPrefix marks the ordering-guard nodes package rewrite emits; they
 // read values only for their shapes or as aliases, so they do not count as
 // readers that keep an original alive.
-const guardPrefix = "recompute/guard"
+const guardPrefix = ortorder.GuardPrefix
 
 // AnalyzeClones relates the executed node order (profile names, see
 // NodeNames) to the clones of g. forward marks forward nodes by index (nil:
