@@ -16,11 +16,11 @@ import (
 
 // Options control Apply.
 type Options struct {
-	// ORTGuard ties the clones of each recompute round to the backward value
-	// computed just before the round, and every leaf node to the node after
-	// it (see guard, chainLeaves), so that ONNX Runtime, which does not run
-	// nodes in file order, runs clones no earlier and leaves no later than the
-	// schedule says.
+	// ORTGuard makes ONNX Runtime run the schedule: ORT does not run nodes
+	// in file order (ortorder.PredictOrder says what it does). If ORT's
+	// predicted order of the result peaks higher than the file order,
+	// ortorder.EnforceOrder adds ordering guards until ORT's order is the
+	// file order; if ORT's own order is at least as good, nothing is added.
 	ORTGuard bool
 	// Version is the tool version recorded in metadata_props.
 	Version string
@@ -35,18 +35,21 @@ type Report struct {
 	NodesBefore, Nodes int
 	Clones             int // cloned forward nodes (recompute steps)
 	Rounds             int // maximal runs of consecutive recompute steps
-	Guards             int // ordering guards inserted (ORTGuard), LeafGuards included
-	LeafGuards         int // guards chaining the leaf nodes (ORTGuard)
+	Guards             int // inputs given an ordering guard (ORTGuard)
+	GuardNodes         int // nodes added for them
 	NewValues          int // values created by clones
 	Unscheduled        int // nodes the schedule never ran, kept at the end
 
 	OverheadCost float64 // sum of the cloned ops' costs (planner units, FLOPs)
 	ForwardCost  float64 // sum of the forward ops' costs
 
-	BeforePeakBytes    int64 // simulated transient peak of the input's node order
-	PeakBytes          int64 // simulated transient peak of the output's node order
-	PlannedPeakBytes   int64 // the plan's replayed schedule peak
-	PredictedPeakBytes int64 // the DP's estimate
+	BeforePeakBytes int64 // simulated transient peak of the input's node order
+	PeakBytes       int64 // simulated transient peak of the output's node order
+	// The same in the order ONNX Runtime is predicted to run them
+	// (ortorder.PredictOrder): input, and output as written.
+	BeforeORTPeakBytes, ORTPeakBytes int64
+	PlannedPeakBytes                 int64 // the plan's replayed schedule peak
+	PredictedPeakBytes               int64 // the DP's estimate
 	// UnsizedValues counts values of the output the planner graph did not
 	// know (sized 0 in the simulation); non-zero means the simulation is partial.
 	UnsizedValues int
@@ -76,11 +79,8 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	}
 	e := newEmitter(m, g)
 	e.inferred = opt.Inferred
-	if err := e.walk(p.Schedule, opt.ORTGuard); err != nil {
+	if err := e.walk(p.Schedule); err != nil {
 		return nil, nil, fmt.Errorf("rewrite: %w", err)
-	}
-	if opt.ORTGuard {
-		e.chainLeaves()
 	}
 
 	out := shallowCopy(m.Proto)
@@ -93,18 +93,29 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	}
 
 	rep := e.report
-	rep.NodesBefore, rep.Nodes = len(src.Node), len(og.Node)
+	rep.NodesBefore = len(src.Node)
 	rep.ForwardCost = g.ForwardCost
 	rep.PlannedPeakBytes, rep.PredictedPeakBytes = p.PeakBytes, p.PredictedPeakBytes
-	before, _, err := simulate(src, g, nil, nil, nil, nil)
-	if err != nil {
+	var err error
+	if rep.BeforePeakBytes, rep.BeforeORTPeakBytes, _, err = simulateBoth(src, g, nil, nil); err != nil {
 		return nil, nil, fmt.Errorf("rewrite: simulate input order: %w", err)
 	}
-	after, unsized, err := simulate(og, g, e.origin, e.cloneOf, e.alias, e.guardValue)
+	after, ortAfter, unsized, err := simulateBoth(og, g, e.origin, e.cloneOf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rewrite: simulate output order: %w", err)
 	}
-	rep.BeforePeakBytes, rep.PeakBytes, rep.UnsizedValues = before, after, unsized
+	if opt.ORTGuard && ortAfter > after {
+		if err := e.enforceORTOrder(og); err != nil {
+			return nil, nil, fmt.Errorf("rewrite: %w", err)
+		}
+		if after, ortAfter, unsized, err = simulateBoth(og, g, e.origin, e.cloneOf); err != nil {
+			return nil, nil, fmt.Errorf("rewrite: simulate guarded order: %w", err)
+		}
+	}
+	rep.Guards, rep.GuardNodes = e.report.Guards, e.report.GuardNodes
+	rep.Nodes = len(og.Node)
+	rep.PeakBytes, rep.ORTPeakBytes, rep.UnsizedValues = after, ortAfter, unsized
+	before := rep.BeforePeakBytes
 
 	version := opt.Version
 	if version == "" {
@@ -121,7 +132,8 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 		{"recompute.simulated_peak_bytes", strconv.FormatInt(after, 10)},
 		{"recompute.clones", strconv.Itoa(rep.Clones)},
 		{"recompute.overhead", strconv.FormatFloat(rep.OverheadFrac(), 'f', 4, 64)},
-		{"recompute.ort_guard", strconv.FormatBool(opt.ORTGuard)},
+		{"recompute.ort_guards", strconv.Itoa(rep.Guards)},
+		{"recompute.ort_predicted_peak_bytes", strconv.FormatInt(rep.ORTPeakBytes, 10)},
 	})
 	return &onnx.Model{Proto: out, Path: m.Path}, &rep, nil
 }
@@ -142,27 +154,19 @@ type emitter struct {
 	current   map[string]string // value -> its current instance (absent: itself)
 	cloneOf   map[string]string // clone value -> original value
 	valueInfo []*onnxpb.ValueInfoProto
-
-	alias      map[string]string // guard output -> the value it aliases
-	guardValue map[string]bool
-	guardEmpty string
-	guardKey   string
-	zero       string
 }
 
 func newEmitter(m *onnx.Model, g *planner.Graph) *emitter {
 	src := m.Proto.Graph
 	e := &emitter{
-		src:        src,
-		g:          g,
-		opset:      defaultOpset(m.Proto),
-		names:      map[string]bool{},
-		vinfo:      map[string]*onnxpb.ValueInfoProto{},
-		current:    map[string]string{},
-		cloneOf:    map[string]string{},
-		alias:      map[string]string{},
-		guardValue: map[string]bool{},
-		bytes:      make(map[string]int64, len(g.Values)),
+		src:     src,
+		g:       g,
+		opset:   defaultOpset(m.Proto),
+		names:   map[string]bool{},
+		vinfo:   map[string]*onnxpb.ValueInfoProto{},
+		current: map[string]string{},
+		cloneOf: map[string]string{},
+		bytes:   make(map[string]int64, len(g.Values)),
 	}
 	for _, v := range g.Values {
 		e.bytes[v.Name] = v.Bytes
@@ -229,12 +233,10 @@ func (e *emitter) fresh(base string) string {
 func (e *emitter) freshNode(base string) string { return e.fresh(base) }
 
 // walk emits the nodes of schedule s.
-func (e *emitter) walk(s planner.Schedule, guard bool) error {
+func (e *emitter) walk(s planner.Schedule) error {
 	ran := make([]int, len(e.src.Node))
 	round := 0
 	inRound := false // the last compute step was a recompute
-	lastGrad := ""   // first output of the latest backward node emitted
-	roundClones := map[string]bool{}
 	for si, st := range s {
 		if st.Op < 0 {
 			if st.Free < 0 || st.Free >= len(e.g.Values) {
@@ -251,12 +253,6 @@ func (e *emitter) walk(s planner.Schedule, guard bool) error {
 			inRound = false
 			if op.Backward {
 				e.emit(e.rewired(n), st.Op)
-				for _, o := range n.Output {
-					if o != "" {
-						lastGrad = o
-						break
-					}
-				}
 			} else {
 				e.emit(n, st.Op)
 			}
@@ -271,19 +267,11 @@ func (e *emitter) walk(s planner.Schedule, guard bool) error {
 		if !inRound {
 			round++
 			inRound = true
-			clear(roundClones)
 			e.report.Rounds++
 		}
 		c := e.rewired(n)
 		if c == n {
 			c = proto.Clone(n).(*onnxpb.NodeProto)
-		}
-		if guard && lastGrad != "" && !readsAny(c, roundClones) {
-			if i := e.guardInput(c); i >= 0 {
-				if gx, ok := e.guard(c.Input[i], lastGrad, "rc"+strconv.Itoa(round)); ok {
-					c.Input[i] = gx
-				}
-			}
 		}
 		suffix := "_rc" + strconv.Itoa(round)
 		if n.Name != nil {
@@ -297,7 +285,6 @@ func (e *emitter) walk(s planner.Schedule, guard bool) error {
 			c.Output[i] = nv
 			e.current[o] = nv
 			e.cloneOf[nv] = o
-			roundClones[nv] = true
 			e.report.NewValues++
 			if vi := e.vinfo[o]; vi != nil && vi.Type != nil {
 				e.valueInfo = append(e.valueInfo, &onnxpb.ValueInfoProto{Name: proto.String(nv), Type: vi.Type})
@@ -343,15 +330,6 @@ func (e *emitter) rewired(n *onnxpb.NodeProto) *onnxpb.NodeProto {
 		return n
 	}
 	return c
-}
-
-func readsAny(n *onnxpb.NodeProto, set map[string]bool) bool {
-	for _, x := range n.Input {
-		if set[x] {
-			return true
-		}
-	}
-	return false
 }
 
 // notClonable says why node n must not be recomputed, or "" if it may be.

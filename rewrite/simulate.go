@@ -3,6 +3,8 @@ package rewrite
 import (
 	"fmt"
 
+	"github.com/onnx-recompute/recompute/ort/ortorder"
+
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/planner"
@@ -54,16 +56,52 @@ func nodeReads(n *onnxpb.NodeProto) []string {
 	return append(out, onnx.OuterRefs(n)...)
 }
 
+// simulateBoth returns the simulated transient peak of gp's nodes in file
+// order and in the order ONNX Runtime is predicted to run them.
+func simulateBoth(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) (file, ort int64, unsized int, err error) {
+	if file, unsized, err = simulate(gp, g, origin, cloneOf); err != nil {
+		return 0, 0, 0, err
+	}
+	order := ortorder.PredictOrder(gp)
+	re := shallowCopy(gp)
+	re.Node = make([]*onnxpb.NodeProto, len(order))
+	reOrigin := make([]int, len(order))
+	for k, i := range order {
+		re.Node[k] = gp.Node[i]
+		reOrigin[k] = i
+		if origin != nil {
+			reOrigin[k] = origin[i]
+		}
+	}
+	if ort, _, err = simulate(re, g, reOrigin, cloneOf); err != nil {
+		return 0, 0, 0, fmt.Errorf("predicted ONNX Runtime order: %w", err)
+	}
+	return file, ort, unsized, nil
+}
+
 // simulate rebuilds a planner graph from the node list of gp, in file order,
 // and replays it with frees after each value's last use (planner.Liveness and
 // planner.Replay): the transient peak bytes of running gp's nodes in order.
 //
 // Value sizes come from g by name; a clone's value (cloneOf) has its
-// original's size; a guard's values (zero) are shapes or aliases and count 0
-// bytes, and a node reading an alias keeps the aliased value live too.
-// origin maps gp's node i to g's op (nil: the identity). unsized counts values
-// the simulation could not size.
-func simulate(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf, alias map[string]string, zero map[string]bool) (peak int64, unsized int, err error) {
+// original's size; an ordering guard's values (isGuard) are shapes, empty
+// tensors or aliases and count 0 bytes, and a node reading an alias keeps the
+// aliased value live too. origin maps gp's node i to g's op (nil: the
+// identity; -1: not in g). unsized counts values the simulation could not size.
+func simulate(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) (peak int64, unsized int, err error) {
+	zero := map[string]bool{}
+	alias := map[string]string{}
+	for _, n := range gp.Node {
+		if !isGuard(n) {
+			continue
+		}
+		for _, o := range n.Output {
+			zero[o] = true
+		}
+		if n.GetOpType() == "Reshape" && len(n.Input) > 0 && len(n.Output) > 0 {
+			alias[n.Output[0]] = n.Input[0]
+		}
+	}
 	byName := make(map[string]int, len(g.Values))
 	for i, v := range g.Values {
 		byName[v.Name] = i
