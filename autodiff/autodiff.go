@@ -253,11 +253,11 @@ func (b *builder) op(op, name string, inputs []string, attrs ...*onnxpb.Attribut
 func (b *builder) shape(v string) ([]int64, error) {
 	t, ok := b.shapes[v]
 	if !ok || t.dims == nil {
-		return nil, fmt.Errorf("no static shape for %q (fix dynamic dims, e.g. --batch)", v)
+		return nil, fmt.Errorf("no static shape for %q (fix symbolic dims with --batch N or --dim NAME=N)", v)
 	}
 	for _, d := range t.dims {
 		if d < 0 {
-			return nil, fmt.Errorf("value %q has an unknown dim %v (fix dynamic dims, e.g. --batch)", v, t.dims)
+			return nil, fmt.Errorf("value %q has an unknown dim %v (fix symbolic dims with --batch N or --dim NAME=N)", v, t.dims)
 		}
 	}
 	return t.dims, nil
