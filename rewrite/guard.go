@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/ort/ortorder"
 )
@@ -40,6 +42,40 @@ func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
 		return err
 	}
 	e.report.Guards, e.report.GuardNodes = st.Guards, st.GuardNodes
+	// A guarded value has its input's type; declaring it keeps shapes
+	// known downstream (shape inference cannot see through the guard).
+	known := map[string]*onnxpb.TypeProto{}
+	for _, vi := range e.valueInfo {
+		known[vi.GetName()] = vi.Type
+	}
+	inits := map[string]bool{}
+	for _, t := range og.Initializer {
+		inits[t.GetName()] = true
+	}
+	for _, n := range og.Node {
+		// The guarded value is the Reshape to a computed shape; a Reshape
+		// to a constant shape (the flattening of the dependency) is not.
+		if !isGuard(n) || n.GetOpType() != "Reshape" || len(n.Input) < 2 || len(n.Output) == 0 || inits[n.Input[1]] {
+			continue
+		}
+		x, y := n.Input[0], n.Output[0]
+		var vi *onnxpb.ValueInfoProto
+		if t := known[x]; t != nil {
+			vi = &onnxpb.ValueInfoProto{Name: proto.String(y), Type: t}
+		} else if v := e.vinfo[x]; v != nil && v.Type != nil {
+			vi = &onnxpb.ValueInfoProto{Name: proto.String(y), Type: v.Type}
+		} else {
+			orig := x
+			if o, ok := e.cloneOf[x]; ok {
+				orig = o
+			}
+			vi = inferredInfo(e.inferred, orig, y)
+		}
+		if vi != nil {
+			og.ValueInfo = append(og.ValueInfo, vi)
+			known[y] = vi.Type
+		}
+	}
 	e.origin = e.origin[:0]
 	for _, n := range og.Node {
 		o, ok := origin[n]

@@ -95,11 +95,16 @@ func TestRewriteCorpusTraining(t *testing.T) {
 			if after <= 0 || after >= before {
 				t.Errorf("simulated peak %d, original %d: want lower", after, before)
 			}
-			// `recompute inspect` sees the drop. It sizes the guards' values
-			// itself (a copy) where rewrite counts them as aliases, so the
-			// two may differ slightly.
-			if a, b := rwInspectPeak(t, in), rwInspectPeak(t, out); b >= a || b < after-after/100 || b > after+after/100 {
-				t.Errorf("inspect transient peak %d -> %d, rewrite simulated %d", a, b, after)
+			// `recompute inspect` sees the drop. inspect counts the output
+			// of an ordering guard's Reshape as a copy where ORT (measured)
+			// and rewrite alias it, so compare without guards.
+			plain := filepath.Join(t.TempDir(), "plain.onnx")
+			if code, _, stderr := rwRun(t, "rewrite", in, "-o", plain, "--objective", "memory", "--ort-guard=false"); code != 0 {
+				t.Fatalf("rewrite --ort-guard=false: exit %d: %s", code, stderr)
+			}
+			plainAfter, _ := strconv.ParseInt(rwMeta(t, plain)["recompute.simulated_peak_bytes"], 10, 64)
+			if a, b := rwInspectPeak(t, in), rwInspectPeak(t, plain); b >= a || b != plainAfter {
+				t.Errorf("inspect transient peak %d -> %d, rewrite simulated %d", a, b, plainAfter)
 			}
 			rwChecker(t, in, out)
 		})
