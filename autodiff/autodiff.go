@@ -544,6 +544,12 @@ func (b *builder) backward() error {
 		}
 	}
 	b.g.Output = append(b.g.Output, b.valueInfo(b.loss, b.loss))
+	// A value that is the gradient of several parameters (e.g. both
+	// operands of an Add) is never renamed; each gets an Identity.
+	shared := map[string]int{}
+	for _, p := range b.params {
+		shared[b.gradOf(p)]++
+	}
 	for _, p := range b.params {
 		g := b.gradOf(p)
 		want := p + "_grad"
@@ -557,7 +563,7 @@ func (b *builder) backward() error {
 			b.cur = ""
 		}
 		if g != want {
-			if n := b.mine[g]; n != nil && b.refs[g] == 0 && !b.used[want] {
+			if n := b.mine[g]; n != nil && b.refs[g] == 0 && shared[g] == 1 && !b.used[want] {
 				for i, o := range n.Output {
 					if o == g {
 						n.Output[i] = want

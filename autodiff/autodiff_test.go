@@ -160,3 +160,30 @@ func TestErrors(t *testing.T) {
 		t.Errorf("labels clash: err = %v", err)
 	}
 }
+
+// TestSharedGradient: y = a + b with both a parameter: the same value is
+// both gradients; each output must still exist.
+func TestSharedGradient(t *testing.T) {
+	g := build.New("shared")
+	g.Input("x", f32, []int64{2, 3})
+	g.Initializer(build.Float32s("a", []int64{2, 3}, make([]float32, 6)))
+	g.Initializer(build.Float32s("b", []int64{2, 3}, make([]float32, 6)))
+	g.Node("Add", "ab", []string{"a", "b"}, []string{"s"})
+	g.Node("Mul", "y", []string{"s", "x"}, []string{"y"})
+	g.Output("y", f32, []int64{2, 3})
+	tm, err := Build(&onnx.Model{Proto: build.Model(g.G, 17)}, Options{Loss: "sum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := map[string]bool{}
+	for _, n := range tm.Proto.Graph.Node {
+		for _, o := range n.Output {
+			made[o] = true
+		}
+	}
+	for _, o := range tm.Proto.Graph.Output {
+		if !made[o.GetName()] {
+			t.Errorf("output %s is not produced by any node", o.GetName())
+		}
+	}
+}
