@@ -8,10 +8,9 @@
 // whose inputs read the current instance of each value; backward nodes are
 // rewired to the current instances; forward nodes keep reading the originals.
 // Node order is the schedule order. ONNX Runtime does not run nodes in file
-// order, so optionally (Options.ORTGuard) ordering guards (see guard) tie each
-// recompute round to the backward value computed just before it, so the
-// clones cannot run early, and tie each leaf node (a parameter gradient, the
-// loss) to the node after it, so the leaves cannot run late (chainLeaves).
+// order; with Options.ORTGuard, Apply predicts its order (ort/ortorder) and,
+// if the predicted order peaks higher than the file order, adds ordering
+// guards until ONNX Runtime's order is the file order (guard.go).
 //
 // Promises: the input model is never modified, and the output shares the input's
 // initializers, attributes and every field it does not change (nothing is
