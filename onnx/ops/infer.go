@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -18,7 +19,7 @@ type Options struct {
 type Result struct {
 	Values   map[string]Tensor // every value name (inputs, initializers, node outputs)
 	Consts   map[string]*Const // small constant int64/float tensors folded on the way (shape arithmetic)
-	Unknown  []string          // "domain:OpType" without a rule, sorted, unique
+	Unknown  []string          // "domain:OpType" ("OpType" in the default domain) without a rule, sorted, unique
 	Warnings []string
 }
 
@@ -298,7 +299,7 @@ func (inf *inferrer) node(n *onnxpb.NodeProto) {
 	}
 	rule := lookup(n)
 	if rule == nil {
-		inf.unknown[OpKey(n)] = true
+		inf.unknown[strings.TrimPrefix(OpKey(n), ":")] = true
 	} else if err := safeInfer(rule, c); err != nil {
 		inf.warnf("%s: %v", nodeLabel(n), err)
 		for i := range c.Out {

@@ -516,3 +516,13 @@ func loopModel() *onnx.Model {
 		&onnxpb.AttributeProto{Name: proto.String("body"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: body.G})
 	return model(b, 17)
 }
+
+func TestUnknownDefaultDomainName(t *testing.T) {
+	b := build.New("g")
+	b.Input("x", f32, []int64{2})
+	b.Op("NoSuchOp", "y", []string{"x"})
+	r := mustInfer(t, model(b, 17), Options{})
+	if len(r.Unknown) != 1 || r.Unknown[0] != "NoSuchOp" {
+		t.Errorf("Unknown = %q", r.Unknown)
+	}
+}
