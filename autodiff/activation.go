@@ -186,3 +186,26 @@ func gradHardSwish(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(x, b.mul("dX", dy[0], d))
 	return nil
 }
+
+// gradElu: dX = dY where y > 0, dY·(y + alpha) elsewhere (alpha > 0).
+func gradElu(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	return b.expLinear(n, dy[0], float64(attrsOf(n).float("alpha", 1)), 1)
+}
+
+// gradSelu: dX = gamma·dY where y > 0, dY·(y + gamma·alpha) elsewhere.
+func gradSelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	a := attrsOf(n)
+	alpha := float64(a.float("alpha", 1.67326319217681884765625))
+	gamma := float64(a.float("gamma", 1.05070102214813232421875))
+	return b.expLinear(n, dy[0], gamma*alpha, gamma)
+}
+
+// expLinear: the derivative is slope where y > 0 and y + c elsewhere.
+func (b *builder) expLinear(n *onnxpb.NodeProto, g string, c, slope float64) error {
+	y := n.Output[0]
+	e := b.elem(y)
+	pos := b.compare("Greater", "positive", y, b.constScalar(0, e))
+	d := b.where("dydx", pos, b.constScalar(slope, e), b.add("y_plus_c", y, b.constScalar(c, e)), y)
+	b.addGrad(n.Input[0], b.mul("dX", g, d))
+	return nil
+}

@@ -215,3 +215,21 @@ func gradCast(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(x, g)
 	return nil
 }
+
+// gradMaxMin (variadic Max/Min): each input gets dY where it equals the
+// output (ties give every tied input the full gradient).
+func gradMaxMin(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	y := n.Output[0]
+	zero := b.constScalar(0, b.elem(y))
+	for i, in := range n.Input {
+		if !b.needs[in] {
+			continue
+		}
+		eq := b.compare("Equal", fmt.Sprintf("is_extreme%d", i), in, y)
+		g := b.where(fmt.Sprintf("d%d_full", i), eq, dy[0], zero, y)
+		if err := b.operand(fmt.Sprintf("d%d", i), in, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -223,3 +223,24 @@ func (b *builder) gradStridedSlice(n *onnxpb.NodeProto, g string, xd, starts, en
 	b.addGrad(x, g)
 	return nil
 }
+
+// gradTile: dY viewed as [r0, d0, r1, d1, …] summed over the repeat axes.
+func gradTile(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	reps, ok := b.constInts(input(n, 1))
+	if !ok || len(reps) != len(xd) {
+		return fmt.Errorf("repeats are not constants")
+	}
+	var view, axes []int64
+	for i, d := range xd {
+		view = append(view, reps[i], d)
+		axes = append(axes, int64(2*i))
+	}
+	v := b.reshape("dY_tiles", dy[0], view)
+	b.addGrad(x, b.reshape("dX", b.reduceSum("dX_sum", v, axes, false), xd))
+	return nil
+}

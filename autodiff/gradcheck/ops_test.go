@@ -220,6 +220,11 @@ func TestOps(t *testing.T) {
 		}, "mse", 0},
 		opCase{"matmul_vec_left", after([]int64{4}, []int64{2, 5}, "MatMul", param(2, 4, 5)), "mse", 0},
 		opCase{"matmul_vec_right", after([]int64{2, 3, 4}, []int64{2, 3}, "MatMul", param(4)), "mse", 0},
+		opCase{"elu", after([]int64{2, 5}, []int64{2, 5}, "Elu", nil, build.AttrFloat("alpha", 0.8)), "mse", 0},
+		opCase{"selu", after([]int64{2, 5}, []int64{2, 5}, "Selu", nil), "mse", 0},
+		opCase{"max_broadcast", after([]int64{2, 3}, []int64{2, 3}, "Max", param(3)), "mse", 0},
+		opCase{"min", after([]int64{2, 3}, []int64{2, 3}, "Min", param(2, 3)), "mse", 0},
+		opCase{"tile", after([]int64{2, 3}, []int64{4, 9}, "Tile", i64("reps", 2, 3)), "mse", 0},
 		opCase{"gelu_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil), "mse", 20},
 		opCase{"gelu_tanh_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil, build.AttrString("approximate", "tanh")), "mse", 20},
 		opCase{"clip_squeeze_expand", func(g *build.Graph, r *rand.Rand) {
