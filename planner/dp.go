@@ -149,7 +149,6 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 	}
 	ub := int64(math.MaxInt64) // TC: best overhead of a complete sequence so far
 	fronts[0] = []frontEntry{{t: 0, m: 0, prev: -1}}
-	var buf []edge
 	for i := range fam {
 		if i > 0 {
 			r := inbox[i]
@@ -170,21 +169,7 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 		for _, s := range f {
 			minM = min(minM, s.m)
 		}
-		var edges []edge
-		sorted := p.cache != nil
-		if sorted {
-			edges = p.cache[i]
-		} else {
-			buf = p.edges(i, buf)
-			edges = buf
-		}
-		for _, e := range edges {
-			if minM+e.peak > B {
-				if sorted {
-					break
-				}
-				continue
-			}
+		relax := func(e edge) {
 			r := get(int(e.to))
 			for _, s := range f {
 				if s.m+e.peak > B {
@@ -201,6 +186,26 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 						ub = t
 					}
 				}
+			}
+		}
+		if p.cache != nil {
+			for _, e := range p.cache[i] { // sorted by peak
+				if minM+e.peak > B {
+					break
+				}
+				relax(e)
+			}
+			continue
+		}
+		// Uncached: every superset, skipping those whose new memory alone
+		// (a lower bound of the segment's peak) breaks the budget.
+		Li := &fam[i]
+		for j := p.sizeEnd[Li.size]; j < len(fam); j++ {
+			if fam[j].mem-Li.mem > B-minM || !Li.bits.subsetOf(fam[j].bits) {
+				continue
+			}
+			if e := p.pair(i, j); minM+e.peak <= B {
+				relax(e)
 			}
 		}
 	}
