@@ -166,7 +166,11 @@ func (r *planReport) writeText(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  none transient peak:       %s\n", mib(r.NonePeakBytes))
-	fmt.Fprintf(w, "  predicted transient peak:  %s (the DP's model)\n", mib(r.PredictedPeakBytes))
+	model := "the DP's model"
+	if r.Strategy == "none" || r.Strategy == "chen" || r.Note != "" {
+		model = "no DP model here: the replayed peak"
+	}
+	fmt.Fprintf(w, "  predicted transient peak:  %s (%s)\n", mib(r.PredictedPeakBytes), model)
 	fmt.Fprintf(w, "  replayed transient peak:   %s\n", mib(r.PeakBytes))
 	fmt.Fprintf(w, "  reduction:                 %.1f%% of the none peak\n", r.ReductionPercent)
 	fmt.Fprintf(w, "  recompute overhead:        %g cost units (%.1f%% of the forward cost %g)\n", r.OverheadCost, r.OverheadPercent, r.ForwardCost)
