@@ -468,7 +468,7 @@ func (b *builder) backward() error {
 			if in.GetName() == b.labels || in.GetName() == "target" {
 				continue
 			}
-			if isFloat(b.elem(in.GetName())) && b.readByAncestor(in.GetName(), ancestors) {
+			if isFloat(b.elem(in.GetName())) && b.readDifferentiably(in.GetName(), ancestors) {
 				b.params = append(b.params, in.GetName())
 				isParam[in.GetName()] = true
 			}
@@ -583,13 +583,16 @@ func (b *builder) backward() error {
 	return nil
 }
 
-func (b *builder) readByAncestor(v string, anc map[*onnxpb.NodeProto]bool) bool {
+// readDifferentiably reports whether a loss ancestor reads v at an input
+// gradients flow to (not e.g. Clip's bounds or a Resize's scales).
+func (b *builder) readDifferentiably(v string, anc map[*onnxpb.NodeProto]bool) bool {
 	for _, n := range b.fwd {
 		if !anc[n] {
 			continue
 		}
-		for _, in := range n.Input {
-			if in == v {
+		r, ok := rules[n.GetOpType()]
+		for i, in := range n.Input {
+			if in == v && (!ok || r.differentiable(i)) {
 				return true
 			}
 		}
