@@ -45,7 +45,10 @@ type verifyReport struct {
 	OrderOrigBytes int64  `json:"ort_order_original_peak_bytes,omitempty"`
 	OrderRewrBytes int64  `json:"ort_order_rewritten_peak_bytes,omitempty"`
 	OrderNote      string `json:"ort_order_note,omitempty"`
-	Method         string `json:"memory_method"`
+	// Positions where ORT's predicted order of REWRITTEN (ortorder) differs
+	// from its file order; 0 means ORT runs the schedule as written.
+	OrderMismatches int    `json:"ort_order_mismatches"`
+	Method          string `json:"memory_method"`
 }
 
 type outputResult struct {
@@ -150,11 +153,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	mo := ort.MeasureOptions{Session: so, LibPath: lib, Runs: *runs}
 	oOut, oSt, err := ort.Measure(origPath, in, common, mo)
 	if err != nil {
-		return fmt.Errorf("original: %w", err)
+		return fmt.Errorf("original: %w", trainingHint(err))
 	}
 	rOut, rSt, err := ort.Measure(rewrPath, in, common, mo)
 	if err != nil {
-		return fmt.Errorf("rewritten: %w", err)
+		return fmt.Errorf("rewritten: %w", trainingHint(err))
 	}
 	if err := ort.Init(lib); err == nil {
 		rep.ORTVersion = ort.Version()
@@ -180,14 +183,17 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if rep.Orig.Seconds > 0 {
 		rep.TimeRatio = rep.Rewr.Seconds / rep.Orig.Seconds
 	}
-	var errs []string
-	if rep.OrderOrigBytes, err = orderPeak(orig, oSt.NodeOrder, iopt); err != nil {
-		errs = append(errs, "original: "+err.Error())
+	var errO, errR error
+	rep.OrderOrigBytes, errO = orderPeak(orig, oSt.NodeOrder, iopt)
+	rep.OrderRewrBytes, errR = orderPeak(rewr, rSt.NodeOrder, iopt)
+	switch {
+	case errO != nil && errR != nil && errO.Error() == errR.Error():
+		rep.OrderNote = errO.Error()
+	case errO != nil || errR != nil:
+		rep.OrderNote = fmt.Sprintf("original: %v; rewritten: %v", errO, errR)
 	}
-	if rep.OrderRewrBytes, err = orderPeak(rewr, rSt.NodeOrder, iopt); err != nil {
-		errs = append(errs, "rewritten: "+err.Error())
-	}
-	rep.OrderNote = strings.Join(errs, "; ")
+	// Does ORT run REWRITTEN's file order (the schedule)? See docs/ORT.md.
+	rep.OrderMismatches = orderMismatches(rewr)
 	var forward []bool
 	if s, err := ops.SplitTraining(rewr, nil, ""); err == nil {
 		forward = s.Forward
@@ -260,12 +266,15 @@ func (r *verifyReport) writeText(w io.Writer) {
 		fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", "simulated, in ORT's order", planner.HumanBytes(r.OrderOrigBytes), planner.HumanBytes(r.OrderRewrBytes),
 			float64(r.OrderRewrBytes)/float64(r.OrderOrigBytes))
 	} else if r.OrderNote != "" {
-		fmt.Fprintf(w, "simulated peak of ORT's order not available: %s\n", r.OrderNote)
+		fmt.Fprintf(w, "simulated peak of ORT's order: n/a (%s)\n", r.OrderNote)
 	}
-	fmt.Fprintf(w, "%-32s %13.3fs %13.3fs %8.3f\n", fmt.Sprintf("time (median of %d runs)", len(r.Orig.RunSeconds)), r.Orig.Seconds, r.Rewr.Seconds, r.TimeRatio)
+	fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", fmt.Sprintf("time (median of %d runs)", len(r.Orig.RunSeconds)), seconds(r.Orig.Seconds), seconds(r.Rewr.Seconds), r.TimeRatio)
 	fmt.Fprintf(w, "%-32s %14d %14d\n", "nodes run", r.Orig.Nodes, r.Rewr.Nodes)
 	if !r.Orig.Deterministic || !r.Rewr.Deterministic {
 		fmt.Fprintf(w, "warning: repeated runs gave different bytes (original deterministic: %v, rewritten: %v)\n", r.Orig.Deterministic, r.Rewr.Deterministic)
+	}
+	if r.OrderMismatches > 0 {
+		fmt.Fprintf(w, "warning: ORT does not run %s in file order (%d positions differ), so the schedule is not what runs; pin it with ortorder.EnforceOrder (docs/ORT.md)\n", r.Rewritten, r.OrderMismatches)
 	}
 	c := r.Clones
 	if c.Clones == 0 {
@@ -408,4 +417,48 @@ func stripGuards(m *onnx.Model, names []string) *onnx.Model {
 	}
 	mp := &onnxpb.ModelProto{IrVersion: m.Proto.IrVersion, OpsetImport: m.Proto.OpsetImport, Functions: m.Proto.Functions, Graph: ng}
 	return &onnx.Model{Proto: mp, Path: m.Path}
+}
+
+// orderMismatches counts positions where ORT's predicted order of m differs
+// from its file order (guard and Constant nodes aside).
+func orderMismatches(m *onnx.Model) int {
+	g := m.Proto.GetGraph()
+	skip := func(i int) bool {
+		n := g.GetNode()[i]
+		return strings.HasPrefix(n.GetName(), ortorder.GuardPrefix) || n.GetOpType() == "Constant"
+	}
+	var want, got []int
+	for i := range g.GetNode() {
+		if !skip(i) {
+			want = append(want, i)
+		}
+	}
+	for _, i := range ortorder.PredictOrder(g) {
+		if !skip(i) {
+			got = append(got, i)
+		}
+	}
+	n := 0
+	for k := range want {
+		if k >= len(got) || got[k] != want[k] {
+			n++
+		}
+	}
+	return n
+}
+
+// seconds formats a duration for the report (ms below one second).
+func seconds(s float64) string {
+	if s < 1 {
+		return fmt.Sprintf("%.2fms", s*1000)
+	}
+	return fmt.Sprintf("%.3fs", s)
+}
+
+// trainingHint explains ORT's refusal of com.microsoft gradient ops.
+func trainingHint(err error) error {
+	if strings.Contains(err.Error(), "com.microsoft") && strings.Contains(err.Error(), "not a registered function/op") {
+		return fmt.Errorf("%w (the ONNX Runtime of onnxruntime-node has no training kernels: verify graphs with standard ops, such as those 'recompute grad' writes)", err)
+	}
+	return err
 }

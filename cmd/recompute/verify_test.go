@@ -89,6 +89,25 @@ func TestVerify(t *testing.T) {
 		}
 	}
 
+	// The clone without its guard: ORT runs it first; verify says so.
+	unguarded := vtChain(t, dir, "unguarded", true, false)
+	m, err := onnx.Load(unguarded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.Proto.Graph.Node {
+		if n.GetName() == "fwd_relu_rc1" {
+			n.Input[0] = "x"
+		}
+	}
+	if err := m.Save(unguarded); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = mtRun("verify", orig, unguarded, "--runs", "1")
+	if code != 0 || !strings.Contains(out, "1 ran; 0 after every other reader") || !strings.Contains(out, "warning: ORT does not run") {
+		t.Errorf("unguarded clone: exit %d\n%s%s", code, out, errOut)
+	}
+
 	code, out, errOut = mtRun("verify", orig, bad, "--runs", "1", "--json")
 	if code != 1 {
 		t.Fatalf("verify orig bad: exit %d, want 1\n%s%s", code, out, errOut)
