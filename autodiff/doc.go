@@ -19,12 +19,17 @@
 //     and integer initializers are never trainable. A model with no trainable
 //     initializer (e.g. the ONNX zoo's light_* files, whose weights are
 //     ConstantOfShape nodes) gets the gradients of its floating-point graph
-//     inputs instead ("<input>_grad"), so it can still be checked;
+//     inputs read at differentiable positions instead ("<input>_grad"), so
+//     it can still be checked;
 //   - BatchNormalization runs in training mode (batch statistics), written
 //     as primitive ops (ReduceMean, Sub, Mul, Sqrt, Reciprocal) because ONNX
 //     Runtime's inference build rejects training_mode=1; its running
 //     mean/var inputs are left unused. Dropout runs in training mode with a
 //     fixed seed and its mask output is what the backward reads;
+//   - Gelu (opset 20) is written as opset-17 primitives (Erf or Tanh form);
+//     old-opset attributes become inputs (Clip, Squeeze, Split, ReduceSum,
+//     Pad, Slice, Dropout, Upsample→Resize); legacy broadcast (opset < 7) is
+//     refused;
 //   - initializer protos are shared with the input model, never copied;
 //   - each backward node reads only the forward values its op's gradient
 //     needs (the planner relies on exactly this), gradients of a value with
@@ -37,5 +42,7 @@
 // onnx/ops.Infer; dynamic dims must be fixed by the caller, e.g. --batch).
 //
 // Gradient rules live one file per op family (conv.go, pool.go, norm.go, …);
-// rules.go is the single table that lists them.
+// rules.go is the single table that lists them. Package gradcheck checks a
+// training graph against finite differences on ONNX Runtime; its TestOps
+// checks every rule alone.
 package autodiff
