@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +19,9 @@ import (
 )
 
 // vtPair builds a built-in network's training graph and its rewrite (plan
-// strategy, budget as a fraction of the none peak, ORT guards), makes ORT run
-// the file order (ortorder.EnforceOrder, unless the rewrite already does),
-// and saves both.
+// strategy, budget as a fraction of the none peak, rewrite's ORTGuard, which
+// pins ORT to the file order when ORT's own order would peak higher), and
+// saves both.
 func vtPair(t *testing.T, dir, name string, mopt models.Options, strategy string, budget float64) (string, string) {
 	t.Helper()
 	fwd, err := models.Build(name, mopt)
@@ -62,23 +61,9 @@ func vtPair(t *testing.T, dir, name string, mopt models.Options, strategy string
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, rep, err := rewrite.Apply(tm, g, p, rewrite.Options{ORTGuard: true})
+	out, rep, err := rewrite.Apply(tm, g, p, rewrite.Options{ORTGuard: os.Getenv("RECOMPUTE_VERIFY_NOGUARD") == "", Inferred: r})
 	if err != nil {
 		t.Fatal(err)
-	}
-	og := out.Proto.GetGraph()
-	if order := ortorder.PredictOrder(og); !slices.IsSorted(order) && os.Getenv("RECOMPUTE_VERIFY_NOENFORCE") == "" {
-		var opset int64
-		for _, o := range out.Proto.GetOpsetImport() {
-			if o.GetDomain() == "" {
-				opset = o.GetVersion()
-			}
-		}
-		st, err := ortorder.EnforceOrder(og, opset, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%s: EnforceOrder added %d guards (%d nodes)", name, st.Guards, st.GuardNodes)
 	}
 	t.Logf("%s: simulated transient peak %d -> %d bytes, %d clones", name, rep.BeforePeakBytes, rep.PeakBytes, rep.Clones)
 	rw := filepath.Join(dir, name+"_rc.onnx")
@@ -127,17 +112,17 @@ func TestVerifyBuiltins(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s: measured %d -> %d bytes (%.3f), simulated %d -> %d, ORT order %d -> %d; clones %d, %d late; %.0fs",
+			t.Logf("%s: measured %d -> %d bytes (%.3f), simulated %d -> %d, ORT order %d -> %d; clones %d, %d late; order mismatches %d; %.0fs",
 				c.name, rep.Orig.PeakBytes, rep.Rewr.PeakBytes, rep.PeakRatio, rep.SimOrigBytes, rep.SimRewrBytes,
-				rep.OrderOrigBytes, rep.OrderRewrBytes, rep.Clones.Clones, rep.Clones.AfterReaders, time.Since(start).Seconds())
+				rep.OrderOrigBytes, rep.OrderRewrBytes, rep.Clones.Clones, rep.Clones.AfterReaders, rep.OrderMismatches, time.Since(start).Seconds())
 			if rep.Identical != len(rep.Outputs) || len(rep.Outputs) == 0 {
 				t.Errorf("%d of %d outputs identical", rep.Identical, len(rep.Outputs))
 			}
-			if rep.OrderRewrBytes != rep.SimRewrBytes {
-				t.Errorf("ORT did not run the file order: its order replays to %d bytes, the file order to %d", rep.OrderRewrBytes, rep.SimRewrBytes)
+			if rep.OrderRewrBytes > rep.SimRewrBytes {
+				t.Errorf("ORT's order replays to %d bytes, above the file order's %d: the guards did not hold", rep.OrderRewrBytes, rep.SimRewrBytes)
 			}
-			if rep.Clones.Ran != rep.Clones.Clones || rep.Clones.AfterReaders != rep.Clones.Clones {
-				t.Errorf("clones %+v: want all run after their originals' readers", rep.Clones)
+			if rep.Clones.Ran != rep.Clones.Clones || rep.OrderMismatches == 0 && rep.Clones.AfterReaders != rep.Clones.Clones {
+				t.Errorf("clones %+v (ORT order mismatches %d): want all run, and after their originals' readers when ORT runs the file order", rep.Clones, rep.OrderMismatches)
 			}
 			if rep.PeakRatio > c.maxRatio {
 				t.Errorf("measured peak ratio %.3f > %.2f", rep.PeakRatio, c.maxRatio)
