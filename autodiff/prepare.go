@@ -204,7 +204,9 @@ func (b *builder) prepareDropout(n *onnxpb.NodeProto) error {
 	b.setShape(t.GetName(), onnxpb.TensorProto_BOOL, []int64{})
 	setInput(n, 2, t.GetName())
 	if attrsOf(n)["seed"] == nil {
-		setAttr(n, build.AttrInt("seed", 1234))
+		// A distinct fixed seed per node: equal seeds would give equal
+		// masks to same-shaped Dropouts.
+		setAttr(n, build.AttrInt("seed", int64(1234+len(b.dropRatio))))
 	}
 	if len(n.Output) < 2 || n.Output[1] == "" {
 		for len(n.Output) < 2 {
