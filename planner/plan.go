@@ -427,8 +427,14 @@ func (c *planCtx) searchDP(m *dpModel) error {
 	}
 	fitsAt := int64(-1)
 	failsAt := int64(-1)
-	for _, b := range ladder {
+	for j, b := range ladder {
 		for _, mc := range []bool{false, true} {
+			if mc && m.cache == nil && j > 0 {
+				// Memory-centric fronts are wide (no overhead bound
+				// prunes them): on large families only at the smallest
+				// feasible budget, the paper's minimum-memory setting.
+				continue
+			}
 			x, ok, err := eval(b, mc)
 			if err != nil {
 				return err
