@@ -43,19 +43,18 @@ type Param struct {
 	MaxAbsGrad  float64 // largest |analytic gradient| over the whole tensor
 }
 
-// Result of Check. The relative error of a coordinate is
+// Result of Check. The relative error of a probe is
 //
 //	|numeric − analytic| / max(|numeric|, |analytic|, floor)
 //
 // with floor = max(1e-3·(largest |gradient| of the model), noise) and noise
 // = 1e-6·|loss|/eps, the finite difference's float32 rounding level: a
 // coordinate whose gradient is far below both is compared absolutely. Per
-// parameter it checks the direction g/‖g‖ (derivative ‖g‖; steps 1e-2, 1e-3
-// and 1e-4 of max(‖w‖, 0.05)) and the coordinate of largest |g| plus
-// Coords−1 random ones, trying smaller steps until one agrees within
-// Tolerance/5 and keeping each probe's best step: large steps cross ReLU/MaxPool kinks, small ones
-// drown in float32 rounding; a wrong gradient fails them all. Steps: see
-// steps.
+// parameter it probes the direction g/‖g‖ (derivative ‖g‖), the coordinate
+// of largest |g| and Coords−1 random coordinates. Each probe tries steps
+// 1e-2, 1e-3, … of the weight scale (see steps) until one agrees within
+// Tolerance/5 and keeps its best: large steps cross ReLU/MaxPool kinks,
+// small ones drown in float32 rounding; a wrong gradient fails them all.
 type Result struct {
 	Loss        float64
 	Params      []Param
