@@ -30,6 +30,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	sweepSecs := fs.Float64("sweep-seconds", 60, "planning time allowed per sweep curve; budgets beyond it are marked \"not run\"")
 	quick := fs.Bool("quick", false, "fewer budgets in the sweep")
 	measure := fs.Bool("measure", false, "also measure original and rewritten graphs in ONNX Runtime (resnet50, unet, gpt2 at small sizes)")
+	measureNets := fs.String("measure-nets", "", "networks and sizes for --measure: NAME:BATCHxSIZE or gpt2:BATCHxSEQ, comma-separated (default resnet50:2x64,unet:1x188,gpt2:1x64)")
 	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so for --measure (default $ONNXRUNTIME_LIB or scripts/fetch-ort.sh's location)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -87,12 +88,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	default:
 		opt.Budgets = bench.DefaultBudgets()
 	}
+	var nets []bench.MeasureNet
+	if *measureNets != "" {
+		if nets, err = parseMeasureNets(*measureNets); err != nil {
+			return usagef("--measure-nets: %v", err)
+		}
+	}
 	res, err := bench.Run(opt)
 	if err != nil {
 		return err
 	}
 	if *measure {
-		bench.Measure(res, bench.MeasureOptions{ORTLib: *ortLib, Progress: stderr, Version: version})
+		bench.Measure(res, bench.MeasureOptions{ORTLib: *ortLib, Progress: stderr, Version: version, Nets: nets})
 	}
 	if err := bench.Write(*out, res); err != nil {
 		return err
@@ -100,6 +107,37 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	bench.WriteHeadline(stdout, res)
 	fmt.Fprintf(stdout, "\nwrote %s and %s (%.0f s)\n", filepath.Join(*out, "RESULTS.md"), filepath.Join(*out, "results.json"), res.TotalSeconds)
 	return nil
+}
+
+// parseMeasureNets reads "resnet50:2x64,gpt2:1x64" (gpt2's second number is
+// the sequence length, the others' the image size).
+func parseMeasureNets(s string) ([]bench.MeasureNet, error) {
+	known := map[string]bool{}
+	for _, n := range models.Names() {
+		known[n] = true
+	}
+	var out []bench.MeasureNet
+	for _, f := range splitList(s) {
+		name, dims, ok := strings.Cut(f, ":")
+		b, x, ok2 := strings.Cut(dims, "x")
+		batch, err1 := strconv.Atoi(b)
+		size, err2 := strconv.Atoi(x)
+		if !ok || !ok2 || err1 != nil || err2 != nil || batch < 1 || size < 1 {
+			return nil, fmt.Errorf("%q: want NAME:BATCHxSIZE, e.g. resnet50:2x64", f)
+		}
+		if !known[name] {
+			return nil, fmt.Errorf("unknown model %q", name)
+		}
+		nw := bench.MeasureNet{Name: name, Batch: batch, Size: size}
+		if name == "gpt2" {
+			nw.Size, nw.Seq = 0, size
+		}
+		out = append(out, nw)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no networks in %q", s)
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {

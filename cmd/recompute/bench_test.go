@@ -40,6 +40,18 @@ func TestParseBudgets(t *testing.T) {
 	}
 }
 
+func TestParseMeasureNets(t *testing.T) {
+	got, err := parseMeasureNets("resnet50:8x112, gpt2:1x256")
+	if err != nil || len(got) != 2 || got[0].Batch != 8 || got[0].Size != 112 || got[1].Seq != 256 || got[1].Size != 0 {
+		t.Errorf("parseMeasureNets = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "resnet50", "resnet50:0x64", "resnet50:2xa", "x:1x1"} {
+		if _, err := parseMeasureNets(bad); err == nil {
+			t.Errorf("parseMeasureNets(%q) accepted", bad)
+		}
+	}
+}
+
 func TestBenchUsage(t *testing.T) {
 	tests := [][]string{
 		{"bench", "--models", "nosuchnet"},
@@ -47,6 +59,8 @@ func TestBenchUsage(t *testing.T) {
 		{"bench", "--strategies", "magic"},
 		{"bench", "--models", "none"},
 		{"bench", "extra-arg"},
+		{"bench", "--measure-nets", "resnet50:2"},
+		{"bench", "--measure-nets", "nosuch:1x2"},
 	}
 	for _, args := range tests {
 		var out, errb bytes.Buffer
