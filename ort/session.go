@@ -114,6 +114,7 @@ type Session struct {
 	s           *ortgo.DynamicAdvancedSession
 	profileDir  string
 	order       []string
+	timings     []NodeTiming
 }
 
 // NewSession loads modelPath with the given options. inputNames and
@@ -292,14 +293,22 @@ func (s *Session) Close() ([]string, error) {
 		return nil, fmt.Errorf("close %s: %w", s.path, err)
 	}
 	if s.profileDir != "" {
-		s.order, err = readProfileDir(s.profileDir)
+		s.timings, err = readProfileDir(s.profileDir)
 		s.cleanup()
 		if err != nil {
 			return nil, fmt.Errorf("profile of %s: %w", s.path, err)
 		}
+		s.order = make([]string, len(s.timings))
+		for i, n := range s.timings {
+			s.order[i] = n.Name
+		}
 	}
 	return s.order, nil
 }
+
+// Timings returns, after Close of a profiling session, the last run's
+// kernels with their start and duration.
+func (s *Session) Timings() []NodeTiming { return s.timings }
 
 // profileEvent is one entry of ORT's Chrome-trace profile.
 type profileEvent struct {
@@ -312,7 +321,7 @@ type profileEvent struct {
 	} `json:"args"`
 }
 
-func readProfileDir(dir string) ([]string, error) {
+func readProfileDir(dir string) ([]NodeTiming, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("ONNX Runtime wrote no profile in %s", dir)
@@ -321,13 +330,33 @@ func readProfileDir(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseProfile(data)
+	return ParseProfileTimings(data)
 }
 
 // ParseProfile returns the node names in the order ONNX Runtime executed
 // them during the last model_run recorded in a profile (the JSON that
 // EnableProfiling writes). Kernel events are "<node name>_kernel_time".
 func ParseProfile(data []byte) ([]string, error) {
+	nodes, err := ParseProfileTimings(data)
+	if err != nil {
+		return nil, err
+	}
+	order := make([]string, len(nodes))
+	for i, n := range nodes {
+		order[i] = n.Name
+	}
+	return order, nil
+}
+
+// NodeTiming is one kernel run of a profile: start relative to the start of
+// its model_run, and duration, in microseconds.
+type NodeTiming struct {
+	Name                string
+	StartMicros, Micros int64
+}
+
+// ParseProfileTimings is ParseProfile with each node's start and duration.
+func ParseProfileTimings(data []byte) ([]NodeTiming, error) {
 	var ev []profileEvent
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return nil, fmt.Errorf("parse profile: %w", err)
@@ -338,11 +367,7 @@ func ParseProfile(data []byte) ([]string, error) {
 			runStart, runEnd = e.Ts, e.Ts+e.Dur
 		}
 	}
-	type node struct {
-		name string
-		ts   int64
-	}
-	var nodes []node
+	var nodes []NodeTiming
 	for _, e := range ev {
 		if e.Cat != "Node" || !strings.HasSuffix(e.Name, "_kernel_time") {
 			continue
@@ -350,12 +375,8 @@ func ParseProfile(data []byte) ([]string, error) {
 		if runStart >= 0 && (e.Ts < runStart || e.Ts > runEnd) {
 			continue
 		}
-		nodes = append(nodes, node{strings.TrimSuffix(e.Name, "_kernel_time"), e.Ts})
+		nodes = append(nodes, NodeTiming{strings.TrimSuffix(e.Name, "_kernel_time"), e.Ts - max(runStart, 0), e.Dur})
 	}
-	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].ts < nodes[j].ts })
-	order := make([]string, len(nodes))
-	for i, n := range nodes {
-		order[i] = n.name
-	}
-	return order, nil
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].StartMicros < nodes[j].StartMicros })
+	return nodes, nil
 }
