@@ -75,7 +75,7 @@ func Run(opt Options) (*Results, error) {
 		opt.SweepSeconds = 60
 	}
 	if opt.TimelinePoints == 0 {
-		opt.TimelinePoints = 1500
+		opt.TimelinePoints = 800
 	}
 	for _, s := range opt.Strategies {
 		switch s {

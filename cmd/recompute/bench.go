@@ -29,8 +29,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	seq := fs.Int("seq", 0, "sequence length for gpt2 (0: 1024)")
 	sweepSecs := fs.Float64("sweep-seconds", 60, "planning time allowed per sweep curve; budgets beyond it are marked \"not run\"")
 	quick := fs.Bool("quick", false, "fewer budgets in the sweep")
-	measure := fs.Bool("measure", false, "also measure original and rewritten graphs in ONNX Runtime (resnet50, unet, gpt2 at small sizes)")
-	measureNets := fs.String("measure-nets", "", "networks and sizes for --measure: NAME:BATCHxSIZE or gpt2:BATCHxSEQ, comma-separated (default resnet50:2x64,unet:1x188,gpt2:1x64)")
+	measure := fs.Bool("measure", false, "also measure original and rewritten graphs in ONNX Runtime (resnet50, unet, gpt2 at small sizes, see --measure-nets)")
+	measureNets := fs.String("measure-nets", "", "networks and sizes for --measure: NAME:BATCHxSIZE or gpt2:BATCHxSEQ, comma-separated (default resnet50:8x112,unet:1x252,gpt2:2x256)")
 	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so for --measure (default $ONNXRUNTIME_LIB or scripts/fetch-ort.sh's location)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
