@@ -1,11 +1,13 @@
 package ort
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/ort/ortorder"
 )
@@ -85,5 +87,51 @@ func TestEnforceOrderShares(t *testing.T) {
 	}
 	if len(g.Node) <= len(m.Proto.Graph.Node) {
 		t.Error("no guard added")
+	}
+}
+
+// TestEnforceOrderRetainsNothing: two interleaved chains, every node guarded
+// on its file predecessor, peak the same as without guards (three live
+// 4 MiB tensors), however long the chains.
+func TestEnforceOrderRetainsNothing(t *testing.T) {
+	lib := needLib(t)
+	for _, n := range []int{4, 16} {
+		b := build.New("two")
+		b.Input("x", f32, []int64{1024, 1024})
+		b.Output("y", f32, []int64{1024, 1024})
+		pa, pb := "x", "x"
+		for i := 0; i < n; i++ {
+			a, c := fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)
+			b.Node("Sin", a, []string{pa}, []string{a})
+			b.Node("Cos", c, []string{pb}, []string{c})
+			pa, pb = a, c
+		}
+		b.Node("Add", "add", []string{pa, pb}, []string{"y"})
+		path := save(t, b, fmt.Sprintf("two%d", n))
+		m, err := onnx.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := RandomInputs(m, InputOptions{Seed: 1})
+		st, err := ortorder.EnforceOrder(m.Proto.Graph, 17, 0)
+		if err != nil || st.Guards != 2*n-1 {
+			t.Fatalf("EnforceOrder: %+v, %v; want %d guards", st, err, 2*n-1)
+		}
+		guarded := filepath.Join(t.TempDir(), "guarded.onnx")
+		if err := m.Save(guarded); err != nil {
+			t.Fatal(err)
+		}
+		var peaks []float64
+		for _, p := range []string{path, guarded} {
+			_, ms, err := Measure(p, in, nil, MeasureOptions{Session: DefaultCheckOptions(), LibPath: lib, Runs: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			peaks = append(peaks, float64(ms.PeakRSSGrowthBytes)/(1<<20))
+		}
+		t.Logf("n=%d: %.1f MiB without guards, %.1f MiB with %d", n, peaks[0], peaks[1], st.Guards)
+		if peaks[1] > peaks[0]+1 || peaks[1] > 13 {
+			t.Errorf("n=%d: guards raised the peak: %.1f -> %.1f MiB", n, peaks[0], peaks[1])
+		}
 	}
 }
