@@ -52,22 +52,23 @@ func gtGrad(t *testing.T, args ...string) string {
 }
 
 // TestGradBuiltins: every built-in network at a small size gets a training
-// graph that passes onnx.checker and --check on ONNX Runtime. Deep networks
-// with BatchNorm over batch 2 in float32 have finite-difference noise near
-// 5% on their first layers (measured: 4-9%), so they are held to 0.1; every
-// op's rule is held to 0.02 alone (autodiff/gradcheck TestOps).
+// graph that passes onnx.checker and --check on ONNX Runtime at the default
+// tolerance 0.05, except vgg19 (stand-in weights) and pspnet (ResNet-101
+// backbone, BatchNorm over two values in its 1×1 pyramid bin), whose float32
+// finite differences are noisier (measured worst 6.1e-2 and 7.1e-2): 0.1.
+// Every op's rule alone is held to 0.02 (autodiff/gradcheck TestOps).
 func TestGradBuiltins(t *testing.T) {
 	withORT := gtHaveORT(t)
 	sizes := map[string][]string{
-		"resnet50":    {"--size", "64", "--tolerance", "0.1"},
-		"resnet101":   {"--size", "64", "--tolerance", "0.1"},
-		"resnet152":   {"--size", "64", "--tolerance", "0.1"},
+		"resnet50":    {"--size", "64"},
+		"resnet101":   {"--size", "64"},
+		"resnet152":   {"--size", "64"},
 		"vgg19":       {"--size", "32", "--tolerance", "0.1"},
-		"densenet161": {"--size", "64", "--tolerance", "0.1"},
-		"googlenet":   {"--size", "64", "--tolerance", "0.1"},
+		"densenet161": {"--size", "64"},
+		"googlenet":   {"--size", "64"},
 		"unet":        {"--size", "188"},
 		"pspnet":      {"--size", "64", "--tolerance", "0.1"},
-		"gpt2":        {"--seq", "8", "--tolerance", "0.1"},
+		"gpt2":        {"--seq", "8"},
 	}
 	for _, name := range models.Names() {
 		t.Run(name, func(t *testing.T) {
