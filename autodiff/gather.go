@@ -66,3 +66,19 @@ func gradGather(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(data, s)
 	return nil
 }
+
+// gradGatherElements: dData = ScatterElements(zeros, indices, dY,
+// reduction=add) on the same axis. Reads only the indices.
+func gradGatherElements(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	data, idx := n.Input[0], n.Input[1]
+	dd, err := b.shape(data)
+	if err != nil {
+		return err
+	}
+	axis := normAxis(attrsOf(n).int("axis", 0), len(dd))
+	z := b.zeros(dd, b.elem(data))
+	g := b.op("ScatterElements", "dData", []string{z, idx, dy[0]}, build.AttrInt("axis", axis), build.AttrString("reduction", "add"))
+	b.setShape(g, b.elem(data), dd)
+	b.addGrad(data, g)
+	return nil
+}

@@ -117,3 +117,34 @@ func input2(v []string, i int) string {
 }
 
 var _ = proto.String
+
+// gradNLL (NegativeLogLikelihoodLoss, no weights, no ignore_index):
+// dX = −onehot(target)·dloss/count (mean) or −onehot·dloss (sum).
+func gradNLL(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	a := attrsOf(n)
+	if len(n.Input) > 2 && n.Input[2] != "" {
+		return fmt.Errorf("class weights are not supported")
+	}
+	if a["ignore_index"] != nil {
+		return fmt.Errorf("ignore_index is not supported")
+	}
+	x, target := n.Input[0], n.Input[1]
+	dims, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	elem := b.elem(x)
+	onehot := b.op("OneHot", "onehot", []string{target, b.constI64(dims[1]), b.constTensor("off_on", elem, []int64{2}, []float64{0, -1})}, build.AttrInt("axis", 1))
+	b.setShape(onehot, elem, dims)
+	var scale float64
+	switch a.str("reduction", "mean") {
+	case "mean":
+		scale = 1 / float64(numel(dims)/dims[1])
+	case "sum":
+		scale = 1
+	default:
+		return fmt.Errorf("reduction %q is not supported", a.str("reduction", "mean"))
+	}
+	b.addGrad(x, b.mul("dX", onehot, b.scale("dloss_scaled", dy[0], scale)))
+	return nil
+}

@@ -72,3 +72,86 @@ func gradReduceSum(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(x, b.expandBack(dy[0], xd, reduceAxes(axes, len(xd))))
 	return nil
 }
+
+// reduceGeometry reads the axes of an opset-17 Reduce* (an attribute;
+// ReduceSum's axes input is gradReduceSum's) and the keepdims shape.
+func (b *builder) reduceGeometry(n *onnxpb.NodeProto) (xd, axes, kd []int64, err error) {
+	x := n.Input[0]
+	if xd, err = b.shape(x); err != nil {
+		return nil, nil, nil, err
+	}
+	axes = reduceAxes(attrsOf(n).ints("axes"), len(xd))
+	kd = append([]int64{}, xd...)
+	for _, a := range axes {
+		kd[a] = 1
+	}
+	return xd, axes, kd, nil
+}
+
+// expandTo broadcasts a reduced value (any keepdims) to the input shape.
+func (b *builder) expandTo(name, v string, kd, xd []int64) string {
+	v = b.reshape(name+"_keepdims", v, kd)
+	out := b.op("Expand", name, []string{v, b.constI64(xd...)})
+	b.setShape(out, b.elem(v), xd)
+	return out
+}
+
+// gradReduceExtreme (ReduceMax/ReduceMin): dY goes to the elements equal to
+// the result (ties all get it).
+func gradReduceExtreme(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	xd, _, kd, err := b.reduceGeometry(n)
+	if err != nil {
+		return err
+	}
+	x := n.Input[0]
+	y := b.expandTo("Y_full", n.Output[0], kd, xd)
+	g := b.expandTo("dY_full", dy[0], kd, xd)
+	b.addGrad(x, b.where("dX", b.compare("Equal", "is_extreme", x, y), g, b.constScalar(0, b.elem(x)), x))
+	return nil
+}
+
+// gradReduceSumSquare: dX = 2x·dY.
+func gradReduceSumSquare(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	xd, _, kd, err := b.reduceGeometry(n)
+	if err != nil {
+		return err
+	}
+	x := n.Input[0]
+	b.addGrad(x, b.mul("dX", b.scale("two_x", x, 2), b.expandTo("dY_full", dy[0], kd, xd)))
+	return nil
+}
+
+// gradReduceL1: dX = sign(x)·dY.
+func gradReduceL1(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	xd, _, kd, err := b.reduceGeometry(n)
+	if err != nil {
+		return err
+	}
+	x := n.Input[0]
+	b.addGrad(x, b.mul("dX", b.unary("Sign", "sign", x), b.expandTo("dY_full", dy[0], kd, xd)))
+	return nil
+}
+
+// gradReduceL2: dX = x/y·dY.
+func gradReduceL2(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	_, _, kd, err := b.reduceGeometry(n)
+	if err != nil {
+		return err
+	}
+	x := n.Input[0]
+	ratio := b.div("dY_over_Y", b.reshape("dY_k", dy[0], kd), b.reshape("Y_k", n.Output[0], kd))
+	b.addGrad(x, b.mul("dX", x, ratio))
+	return nil
+}
+
+// gradReduceLogSumExp: dX = exp(x − y)·dY.
+func gradReduceLogSumExp(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	_, _, kd, err := b.reduceGeometry(n)
+	if err != nil {
+		return err
+	}
+	x := n.Input[0]
+	p := b.unary("Exp", "softmax", b.sub("x_minus_y", x, b.reshape("Y_k", n.Output[0], kd)))
+	b.addGrad(x, b.mul("dX", p, b.reshape("dY_k", dy[0], kd)))
+	return nil
+}

@@ -97,16 +97,24 @@ func init() {
 		"Pad":       {fn: gradPad, diff: x0},
 		"Tile":      {fn: gradTile, diff: x0},
 		// reduce.go
-		"ReduceMean": {fn: gradReduceMean, diff: x0},
-		"ReduceSum":  {fn: gradReduceSum, diff: x0},
+		"ReduceMean":      {fn: gradReduceMean, diff: x0},
+		"ReduceSum":       {fn: gradReduceSum, diff: x0},
+		"ReduceMax":       {fn: gradReduceExtreme, diff: x0},
+		"ReduceMin":       {fn: gradReduceExtreme, diff: x0},
+		"ReduceSumSquare": {fn: gradReduceSumSquare, diff: x0},
+		"ReduceL1":        {fn: gradReduceL1, diff: x0},
+		"ReduceL2":        {fn: gradReduceL2, diff: x0},
+		"ReduceLogSumExp": {fn: gradReduceLogSumExp, diff: x0},
 		// resize.go
 		"Resize": {fn: gradResize, diff: x0},
 		// gather.go
-		"Gather": {fn: gradGather, diff: x0},
+		"Gather":         {fn: gradGather, diff: x0},
+		"GatherElements": {fn: gradGatherElements, diff: x0},
 		// dropout.go
 		"Dropout": {fn: gradDropout, diff: x0, outs: x0},
 		// loss.go
-		"SoftmaxCrossEntropyLoss": {fn: gradSCE, diff: x0, outs: x0},
+		"SoftmaxCrossEntropyLoss":   {fn: gradSCE, diff: x0, outs: x0},
+		"NegativeLogLikelihoodLoss": {fn: gradNLL, diff: x0},
 	}
 	// Ops whose outputs carry no gradient (shapes, comparisons, indices):
 	// a gradient never flows through them.

@@ -225,6 +225,29 @@ func TestOps(t *testing.T) {
 		opCase{"max_broadcast", after([]int64{2, 3}, []int64{2, 3}, "Max", param(3)), "mse", 0},
 		opCase{"min", after([]int64{2, 3}, []int64{2, 3}, "Min", param(2, 3)), "mse", 0},
 		opCase{"tile", after([]int64{2, 3}, []int64{4, 9}, "Tile", i64("reps", 2, 3)), "mse", 0},
+		opCase{"reducemax", after([]int64{2, 3, 4}, []int64{2, 4}, "ReduceMax", nil, build.AttrInts("axes", 1), build.AttrInt("keepdims", 0)), "mse", 0},
+		opCase{"reducemin", after([]int64{2, 3, 4}, []int64{2, 1, 1}, "ReduceMin", nil, build.AttrInts("axes", 1, 2)), "mse", 0},
+		opCase{"reducesumsquare", after([]int64{2, 3, 4}, []int64{2, 1, 4}, "ReduceSumSquare", nil, build.AttrInts("axes", 1)), "mse", 0},
+		opCase{"reducel1", after([]int64{2, 3, 4}, []int64{2, 4}, "ReduceL1", nil, build.AttrInts("axes", 1), build.AttrInt("keepdims", 0)), "mse", 0},
+		opCase{"reducel2", after([]int64{2, 3, 4}, []int64{2, 1, 4}, "ReduceL2", nil, build.AttrInts("axes", 1)), "mse", 0},
+		opCase{"reducelogsumexp", after([]int64{2, 3, 4}, []int64{1, 1, 1}, "ReduceLogSumExp", nil), "mse", 0},
+		opCase{"gatherelements", func(g *build.Graph, r *rand.Rand) {
+			g.Input("x", f32, []int64{3, 4})
+			g.Initializer(randT("w", r, 1, 3, 4))
+			g.Initializer(build.Int64s("idx", []int64{2, 4}, []int64{0, 2, 2, 1, 1, 0, 2, 2}))
+			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+			g.Node("GatherElements", "op", []string{"h", "idx"}, []string{"y"}, build.AttrInt("axis", 0))
+			g.Output("y", f32, []int64{2, 4})
+		}, "mse", 0},
+		opCase{"nll_loss_in_model", func(g *build.Graph, r *rand.Rand) {
+			g.Input("x", f32, []int64{3, 5})
+			g.Initializer(randT("w", r, 1, 3, 5))
+			g.Initializer(build.Int64s("t", []int64{3}, []int64{4, 0, 2}))
+			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+			g.Node("LogSoftmax", "ls", []string{"h"}, []string{"lp"}, build.AttrInt("axis", 1))
+			g.Node("NegativeLogLikelihoodLoss", "op", []string{"lp", "t"}, []string{"y"})
+			g.Output("y", f32, []int64{})
+		}, "sum", 0},
 		opCase{"gelu_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil), "mse", 20},
 		opCase{"gelu_tanh_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil, build.AttrString("approximate", "tanh")), "mse", 20},
 		opCase{"clip_squeeze_expand", func(g *build.Graph, r *rand.Rand) {
