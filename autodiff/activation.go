@@ -209,3 +209,17 @@ func (b *builder) expLinear(n *onnxpb.NodeProto, g string, c, slope float64) err
 	b.addGrad(n.Input[0], b.mul("dX", g, d))
 	return nil
 }
+
+// gradSin: dX = dY·cos(x).
+func gradSin(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	b.addGrad(x, b.mul("dX", dy[0], b.unary("Cos", "cos", x)))
+	return nil
+}
+
+// gradCos: dX = −dY·sin(x).
+func gradCos(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	b.addGrad(x, b.unary("Neg", "dX", b.mul("dy_sin", dy[0], b.unary("Sin", "sin", x))))
+	return nil
+}

@@ -65,6 +65,8 @@ func init() {
 		"Abs":         {fn: gradAbs},
 		"Softplus":    {fn: gradSoftplus},
 		"Elu":         {fn: gradElu},
+		"Sin":         {fn: gradSin},
+		"Cos":         {fn: gradCos},
 		"Selu":        {fn: gradSelu},
 		"HardSwish":   {fn: gradHardSwish},
 		"PRelu":       {fn: gradPRelu},
@@ -96,6 +98,8 @@ func init() {
 		"Expand":    {fn: gradExpand, diff: x0},
 		"Pad":       {fn: gradPad, diff: x0},
 		"Tile":      {fn: gradTile, diff: x0},
+		"CumSum":    {fn: gradCumSum, diff: x0},
+		"Trilu":     {fn: gradTrilu, diff: x0},
 		// reduce.go
 		"ReduceMean":      {fn: gradReduceMean, diff: x0},
 		"ReduceSum":       {fn: gradReduceSum, diff: x0},
@@ -120,7 +124,7 @@ func init() {
 	// a gradient never flows through them.
 	for _, op := range []string{"Shape", "Size", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
 		"Not", "And", "Or", "Xor", "ArgMax", "ArgMin", "NonZero", "ConstantOfShape", "Sign", "Floor", "Ceil",
-		"Round", "Constant", "Range", "EyeLike", "IsNaN", "IsInf", "OneHot", "Trilu"} {
+		"Round", "Constant", "Range", "EyeLike", "IsNaN", "IsInf", "OneHot", "Hardmax"} {
 		if _, ok := rules[op]; !ok {
 			rules[op] = rule{fn: noGrad, outs: []int{}}
 		}

@@ -159,9 +159,6 @@ func gradPad(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
-	if mode := attrsOf(n).str("mode", "constant"); mode != "constant" {
-		return fmt.Errorf("Pad mode %q is not supported (constant only)", mode)
-	}
 	pads, ok := b.constInts(input(n, 1))
 	if !ok || len(pads) != 2*len(xd) {
 		return fmt.Errorf("pads are not constants for every axis")
@@ -170,6 +167,13 @@ func gradPad(b *builder, n *onnxpb.NodeProto, dy []string) error {
 		return fmt.Errorf("Pad with axes is not supported")
 	}
 	r := len(xd)
+	switch mode := attrsOf(n).str("mode", "constant"); mode {
+	case "constant":
+	case "reflect", "edge":
+		return b.gradPadIndexed(x, dy[0], xd, pads, mode)
+	default:
+		return fmt.Errorf("Pad mode %q is not supported", mode)
+	}
 	starts, ends, axes := make([]int64, r), make([]int64, r), make([]int64, r)
 	for i := 0; i < r; i++ {
 		if pads[i] < 0 || pads[i+r] < 0 {
@@ -242,5 +246,66 @@ func gradTile(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	}
 	v := b.reshape("dY_tiles", dy[0], view)
 	b.addGrad(x, b.reshape("dX", b.reduceSum("dX_sum", v, axes, false), xd))
+	return nil
+}
+
+// gradPadIndexed (reflect, edge): along each axis Y[o] = X[src(o)], so dY
+// goes back through the constant 0/1 matrix S [out, in], S[o, src(o)] = 1.
+func (b *builder) gradPadIndexed(x, g string, xd, pads []int64, mode string) error {
+	r := len(xd)
+	for a := 0; a < r; a++ {
+		pb, pe, dim := pads[a], pads[a+r], xd[a]
+		if pb < 0 || pe < 0 {
+			return fmt.Errorf("negative pads are not supported")
+		}
+		if pb == 0 && pe == 0 {
+			continue
+		}
+		out := dim + pb + pe
+		m := make([]float64, out*dim)
+		for o := int64(0); o < out; o++ {
+			k := o - pb
+			switch mode {
+			case "edge":
+				k = max(0, min(k, dim-1))
+			case "reflect":
+				if dim == 1 {
+					k = 0
+				}
+				for dim > 1 && (k < 0 || k >= dim) {
+					if k < 0 {
+						k = -k
+					}
+					if k >= dim {
+						k = 2*(dim-1) - k
+					}
+				}
+			}
+			m[o*dim+k] += 1
+		}
+		g = b.axisMatMul(g, a, b.constTensor(fmt.Sprintf("pad_axis%d", a), b.elem(x), []int64{out, dim}, m))
+	}
+	b.addGrad(x, g)
+	return nil
+}
+
+// gradCumSum: dX = CumSum(dY) in the opposite direction (same exclusive).
+func gradCumSum(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	a := attrsOf(n)
+	g := b.op("CumSum", "dX", []string{dy[0], n.Input[1]}, build.AttrInt("exclusive", a.int("exclusive", 0)), build.AttrInt("reverse", 1-a.int("reverse", 0)))
+	b.shapes[g] = b.shapes[dy[0]]
+	b.addGrad(n.Input[0], g)
+	return nil
+}
+
+// gradTrilu: dX = Trilu(dY) with the same k and upper.
+func gradTrilu(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	in := []string{dy[0]}
+	if k := input(n, 1); k != "" {
+		in = append(in, k)
+	}
+	g := b.op("Trilu", "dX", in, build.AttrInt("upper", attrsOf(n).int("upper", 1)))
+	b.shapes[g] = b.shapes[dy[0]]
+	b.addGrad(n.Input[0], g)
 	return nil
 }

@@ -248,6 +248,25 @@ func TestOps(t *testing.T) {
 			g.Node("NegativeLogLikelihoodLoss", "op", []string{"lp", "t"}, []string{"y"})
 			g.Output("y", f32, []int64{})
 		}, "sum", 0},
+		opCase{"pad_reflect", after([]int64{2, 4}, []int64{4, 9}, "Pad", i64("pads", 1, 2, 1, 3), build.AttrString("mode", "reflect")), "mse", 0},
+		opCase{"pad_edge", after([]int64{2, 4}, []int64{5, 7}, "Pad", i64("pads", 2, 1, 1, 2), build.AttrString("mode", "edge")), "mse", 0},
+		opCase{"cumsum_exclusive", after([]int64{2, 5}, []int64{2, 5}, "CumSum", func(g *build.Graph, r *rand.Rand) []string {
+			g.Initializer(build.Int64s("axis", nil, []int64{1}))
+			return []string{"axis"}
+		}, build.AttrInt("exclusive", 1)), "mse", 0},
+		opCase{"sin_cos", func(g *build.Graph, r *rand.Rand) {
+			g.Input("x", f32, []int64{2, 5})
+			g.Initializer(randT("w", r, 2, 2, 5))
+			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+			g.Node("Sin", "sin", []string{"h"}, []string{"s"})
+			g.Node("Cos", "cos", []string{"h"}, []string{"c"})
+			g.Node("Mul", "op", []string{"s", "c"}, []string{"y"})
+			g.Output("y", f32, []int64{2, 5})
+		}, "mse", 0},
+		opCase{"trilu_lower_k", after([]int64{2, 4, 4}, []int64{2, 4, 4}, "Trilu", func(g *build.Graph, r *rand.Rand) []string {
+			g.Initializer(build.Int64s("k", nil, []int64{1}))
+			return []string{"k"}
+		}, build.AttrInt("upper", 0)), "mse", 0},
 		opCase{"gelu_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil), "mse", 20},
 		opCase{"gelu_tanh_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil, build.AttrString("approximate", "tanh")), "mse", 20},
 		opCase{"clip_squeeze_expand", func(g *build.Graph, r *rand.Rand) {
