@@ -139,3 +139,10 @@ func Supported() []string {
 	}
 	return out
 }
+
+// GradientFree reports whether op is known to pass no gradient (shapes,
+// comparisons, indices, rounding).
+func GradientFree(op string) bool {
+	r, ok := rules[op]
+	return ok && r.outs != nil && len(r.outs) == 0
+}

@@ -267,6 +267,25 @@ func TestOps(t *testing.T) {
 			g.Initializer(build.Int64s("k", nil, []int64{1}))
 			return []string{"k"}
 		}, build.AttrInt("upper", 0)), "mse", 0},
+		opCase{"misc_elementwise", func(g *build.Graph, r *rand.Rand) {
+			g.Input("x", f32, []int64{2, 6})
+			g.Initializer(randT("w", r, 1, 2, 6))
+			g.Initializer(build.Float32s("one", nil, []float32{1}))
+			g.Initializer(build.Int64s("shape", []int64{3}, []int64{3, 2, 2}))
+			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+			g.Node("Relu", "relu", []string{"h"}, []string{"r"})
+			g.Node("Exp", "exp", []string{"h"}, []string{"e"})
+			g.Node("Add", "add", []string{"e", "one"}, []string{"e1"})
+			g.Node("Log", "log", []string{"e1"}, []string{"l"})
+			g.Node("Reciprocal", "rec", []string{"e1"}, []string{"q"})
+			g.Node("Neg", "neg", []string{"q"}, []string{"nq"})
+			g.Node("Identity", "id", []string{"nq"}, []string{"i"})
+			g.Node("Cast", "to_double", []string{"i"}, []string{"d"}, build.AttrInt("to", int64(onnxpb.TensorProto_DOUBLE)))
+			g.Node("Cast", "to_float", []string{"d"}, []string{"f"}, build.AttrInt("to", int64(onnxpb.TensorProto_FLOAT)))
+			g.Node("Sum", "sum", []string{"r", "l", "f"}, []string{"s"})
+			g.Node("Reshape", "op", []string{"s", "shape"}, []string{"y"})
+			g.Output("y", f32, []int64{3, 2, 2})
+		}, "mse", 0},
 		opCase{"gelu_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil), "mse", 20},
 		opCase{"gelu_tanh_opset20", after([]int64{2, 5}, []int64{2, 5}, "Gelu", nil, build.AttrString("approximate", "tanh")), "mse", 20},
 		opCase{"clip_squeeze_expand", func(g *build.Graph, r *rand.Rand) {
@@ -284,6 +303,20 @@ func TestOps(t *testing.T) {
 			g.Output("y", f32, []int64{2, 4, 3})
 		}, "mse", 0},
 	)
+	// Every gradient rule is exercised here (loss ops through the losses).
+	covered := map[string]bool{"SoftmaxCrossEntropyLoss": true}
+	for _, c := range cases {
+		g := build.New(c.name)
+		c.make(g, rand.New(rand.NewPCG(1, 2)))
+		for _, n := range g.G.Node {
+			covered[n.GetOpType()] = true
+		}
+	}
+	for _, op := range autodiff.Supported() {
+		if !covered[op] && !autodiff.GradientFree(op) {
+			t.Errorf("gradient rule of %s has no case in TestOps", op)
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
