@@ -140,7 +140,6 @@ func (b *builder) transpose(name, x string, perm []int64) string {
 	if identity {
 		return x
 	}
-	out := b.op("Transpose", name, []string{x}, build.AttrInts("perm", perm...))
 	in := b.shapes[x].dims
 	var dims []int64
 	if in != nil {
@@ -148,7 +147,22 @@ func (b *builder) transpose(name, x string, perm []int64) string {
 		for i, p := range perm {
 			dims[i] = in[p]
 		}
+		// Moving only size-1 axes keeps the data order: a Reshape (which
+		// runtimes alias) instead of a copy; e.g. batch-1 weight gradients.
+		last, order := int64(-1), true
+		for _, p := range perm {
+			if in[p] != 1 {
+				if p < last {
+					order = false
+				}
+				last = p
+			}
+		}
+		if order {
+			return b.reshape(name, x, dims)
+		}
 	}
+	out := b.op("Transpose", name, []string{x}, build.AttrInts("perm", perm...))
 	b.setShape(out, b.elem(x), dims)
 	return out
 }

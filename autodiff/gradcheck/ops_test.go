@@ -50,6 +50,10 @@ func TestOps(t *testing.T) {
 			build.AttrInts("strides", 2, 2), build.AttrInts("pads", 3, 3, 3, 3)), "sum", 0},
 		{"conv_s2_k1", conv([]int64{2, 4, 9, 9}, []int64{6, 4, 1, 1}, []int64{2, 6, 5, 5},
 			build.AttrInts("strides", 2, 2)), "mse", 0},
+		{"conv_batch1_s2", conv([]int64{1, 3, 9, 9}, []int64{4, 3, 3, 3}, []int64{1, 4, 4, 4},
+			build.AttrInts("strides", 2, 2)), "mse", 0},
+		{"conv_batch1_group", conv([]int64{1, 4, 7, 7}, []int64{4, 2, 3, 3}, []int64{1, 4, 7, 7},
+			build.AttrInts("pads", 1, 1, 1, 1), build.AttrInt("group", 2)), "mse", 0},
 		{"conv_group_dil", conv([]int64{2, 4, 9, 9}, []int64{6, 2, 3, 3}, []int64{2, 6, 5, 5},
 			build.AttrInts("dilations", 2, 2), build.AttrInt("group", 2)), "mse", 0},
 	}
