@@ -18,7 +18,8 @@ import (
 const gradSynopsis = `MODEL -o OUT [--loss cross-entropy|mse|sum] [--labels NAME] [--batch N] [--size N] [--seq N]
        [--no-weights] [--dim NAME=N]... [--check [--ort-lib PATH] [--tolerance X] [--check-params N]]
 
-MODEL is a forward .onnx file or a built-in network name (` + "`recompute bench`" + ` lists them).
+MODEL is a forward .onnx file or a built-in network name: resnet50, resnet101, resnet152,
+vgg19, densenet161, googlenet, unet, pspnet, gpt2.
 OUT gets the training graph: the loss ("loss") and "<param>_grad" for every trainable
 initializer, in standard ONNX ops (opset 17), written atomically.
 --check runs it in ONNX Runtime on random inputs and compares sampled gradient
@@ -37,7 +38,7 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	check := fs.Bool("check", false, "check the gradients on ONNX Runtime with finite differences")
 	ortLib := fs.String("ort-lib", "", "ONNX Runtime shared library (default $ONNXRUNTIME_LIB or scripts/fetch-ort.sh's)")
 	tol := fs.Float64("tolerance", 0.05, "largest relative error --check accepts per coordinate")
-	checkParams := fs.Int("check-params", 48, "parameters --check samples (spread over the list; 2 coordinates each)")
+	checkParams := fs.Int("check-params", 48, "parameters --check samples, spread over the list (each: the gradient direction and its largest coordinate)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
