@@ -206,3 +206,12 @@ func gtLastLine(s string) string {
 	}
 	return s
 }
+
+// TestGradHelpListsBuiltins keeps the synopsis in step with package models.
+func TestGradHelpListsBuiltins(t *testing.T) {
+	for _, name := range models.Names() {
+		if !strings.Contains(gradSynopsis, name) {
+			t.Errorf("grad's synopsis does not list built-in %s", name)
+		}
+	}
+}
