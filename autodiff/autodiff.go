@@ -27,7 +27,17 @@ type Options struct {
 	Batch int64
 	// Dims fixes named symbolic dims (dim_param NAME → N).
 	Dims map[string]int64
+	// ClassAxis is the class axis of the output for cross-entropy. 0 means
+	// automatic: the model's metadata entry ClassAxisKey if present (the
+	// built-in gpt2 sets -1: logits are [batch, seq, vocab]), else 1 (ONNX's
+	// [N, C, ...] layout). Negative values count from the end. When it is
+	// not 1, a Transpose moves the classes to axis 1 before the loss.
+	ClassAxis int
 }
+
+// ClassAxisKey is the metadata_props key through which a model states the
+// class axis of its first output.
+const ClassAxisKey = "recompute.class_axis"
 
 // Losses lists the accepted Options.Loss values.
 var Losses = []string{"cross-entropy", "mse", "sum"}

@@ -35,6 +35,26 @@ func (b *builder) addLoss(opt Options) error {
 		if len(dims) < 2 {
 			return fmt.Errorf("autodiff: cross-entropy needs an output of rank >= 2 ([N, C, ...]); %q has shape %v (try --loss mse or sum)", y, dims)
 		}
+		axis, err := classAxis(b.src.Proto, opt.ClassAxis, len(dims))
+		if err != nil {
+			return err
+		}
+		if axis != 1 {
+			// Move the classes to axis 1, where SoftmaxCrossEntropyLoss wants them.
+			perm := []int64{0, int64(axis)}
+			for i := 1; i < len(dims); i++ {
+				if i != axis {
+					perm = append(perm, int64(i))
+				}
+			}
+			tdims := make([]int64, len(dims))
+			for i, p := range perm {
+				tdims[i] = dims[p]
+			}
+			t := b.fval("loss/classes_first", elem, tdims)
+			b.fwd = append(b.fwd, b.fnode("Transpose", "loss/classes_first", []string{y}, []string{t}, build.AttrInts("perm", perm...)))
+			y, dims = t, tdims
+		}
 		if b.used[opt.Labels] {
 			return fmt.Errorf("autodiff: labels input %q clashes with a name in the model (choose another with --labels)", opt.Labels)
 		}
@@ -99,6 +119,9 @@ func gradSCE(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	scale := 1.0
 	switch a.str("reduction", "mean") {
 	case "mean":
+		if numel(dims) == 0 {
+			return fmt.Errorf("the loss input is empty (shape %v)", dims)
+		}
 		scale = 1 / float64(numel(dims)/dims[1])
 	case "sum":
 	default:
@@ -139,6 +162,9 @@ func gradNLL(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	var scale float64
 	switch a.str("reduction", "mean") {
 	case "mean":
+		if numel(dims) == 0 {
+			return fmt.Errorf("the loss input is empty (shape %v)", dims)
+		}
 		scale = 1 / float64(numel(dims)/dims[1])
 	case "sum":
 		scale = 1
@@ -147,4 +173,27 @@ func gradNLL(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	}
 	b.addGrad(x, b.mul("dX", onehot, b.scale("dloss_scaled", dy[0], scale)))
 	return nil
+}
+
+// classAxis resolves Options.ClassAxis (0: the model's ClassAxisKey
+// metadata, else 1) to a non-negative axis of an output of the given rank.
+func classAxis(m *onnxpb.ModelProto, axis, rank int) (int, error) {
+	if axis == 0 {
+		axis = 1
+		for _, kv := range m.GetMetadataProps() {
+			if kv.GetKey() != ClassAxisKey {
+				continue
+			}
+			if _, err := fmt.Sscan(kv.GetValue(), &axis); err != nil || axis == 0 {
+				return 0, fmt.Errorf("autodiff: metadata %s=%q is not a class axis", ClassAxisKey, kv.GetValue())
+			}
+		}
+	}
+	if axis < 0 {
+		axis += rank
+	}
+	if axis < 1 || axis >= rank {
+		return 0, fmt.Errorf("autodiff: class axis %d is out of range for an output of rank %d (axis 0 is the batch)", axis, rank)
+	}
+	return axis, nil
 }

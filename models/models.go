@@ -7,6 +7,7 @@ import (
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/build"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -49,6 +50,11 @@ var networks = []network{
 	{"gpt2", 0, gpt2},
 }
 
+// classAxis names the networks whose logits do not hold the classes on
+// axis 1: gpt2's are [batch, seq, vocab]. Build records it in the model's
+// metadata (key "recompute.class_axis"), which autodiff's cross-entropy reads.
+var classAxis = map[string]int{"gpt2": -1}
+
 // Names returns the names of the built-in networks.
 func Names() []string {
 	out := make([]string, len(networks))
@@ -77,6 +83,11 @@ func Build(name string, opt Options) (*onnx.Model, error) {
 		what = fmt.Sprintf("seq %d", opt.Seq)
 	}
 	mp.DocString = proto.String(fmt.Sprintf("recompute built-in %s, batch %d, %s, %s", name, opt.Batch, what, weights))
+	if axis, ok := classAxis[name]; ok {
+		// autodiff reads this to put the cross-entropy over the right axis.
+		mp.MetadataProps = append(mp.MetadataProps, &onnxpb.StringStringEntryProto{
+			Key: proto.String("recompute.class_axis"), Value: proto.String(fmt.Sprint(axis))})
+	}
 	return &onnx.Model{Proto: mp}, nil
 }
 

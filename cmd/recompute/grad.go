@@ -30,6 +30,7 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	out := fs.StringP("output", "o", "", "write the training graph to this file (required)")
 	loss := fs.String("loss", "", "loss on the first output: cross-entropy, mse or sum (default cross-entropy; mse when the output has one channel)")
 	labels := fs.String("labels", "labels", "name of the int64 labels input of cross-entropy")
+	classAxis := fs.Int("class-axis", 0, "class axis of the output for cross-entropy (default: the model's recompute.class_axis metadata, else 1; -1 = last, as in [batch, seq, vocab] logits)")
 	batch := fs.Int("batch", 0, "batch size: of a built-in network, or the symbolic leading dim of a file's inputs (default 1 for files)")
 	size := fs.Int("size", 0, "input resolution of a built-in image network (default: the paper's)")
 	seq := fs.Int("seq", 0, "sequence length of built-in gpt2")
@@ -73,7 +74,7 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	if !builtin && (*size != 0 || *seq != 0 || *noWeights) {
 		return usagef("--size, --seq and --no-weights apply to built-in networks only; %s is a file", src)
 	}
-	tm, err := autodiff.Build(m, autodiff.Options{Loss: *loss, Labels: *labels, Batch: int64(*batch), Dims: iopt.Dims})
+	tm, err := autodiff.Build(m, autodiff.Options{Loss: *loss, Labels: *labels, Batch: int64(*batch), Dims: iopt.Dims, ClassAxis: *classAxis})
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
