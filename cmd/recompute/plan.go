@@ -12,13 +12,20 @@ import (
 	"github.com/onnx-recompute/recompute/planner"
 )
 
-const planSynopsis = "MODEL.onnx | --cg FILE [flags]"
+const planSynopsis = `MODEL | --cg FILE [flags]
+
+MODEL is a training graph (.onnx), a forward model with --grad, or a built-in
+network name (built shapes-only; --batch, --size, --seq).`
 
 // runPlan is `recompute plan`: build the planner graph, plan, replay,
 // report; for cg input optionally write the schedule (PAPER.md §9 format).
 func runPlan(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("plan", planSynopsis, stderr)
 	pf := addPlannerFlags(fs)
+	// A built-in name or a forward model with --grad is planned like rewrite
+	// would plan it; built-ins are built shapes-only, as planning needs no weights.
+	src := addSourceFlags(fs, pf)
+	src.noWeights = true
 	cg := fs.String("cg", "", "plan a graph in the paper's cg text format instead of an ONNX model")
 	emit := fs.String("emit-schedule", "", "cg input: write the schedule in the paper's text format to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -50,8 +57,15 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 			return usagef("--emit-schedule is for --cg input; use 'recompute rewrite' to write a rewritten ONNX model")
 		}
 		source = fs.Arg(0)
-		if g, warnings, err = onnxPlannerGraph(source, pf); err != nil {
+		if _, _, err := src.planOptions(); err != nil {
 			return err
+		}
+		t, err := rwLoadTraining(source, src)
+		if err != nil {
+			return err
+		}
+		if g, warnings, err = modelPlannerGraph(t.model, pf); err != nil {
+			return fmt.Errorf("%s: %w", source, err)
 		}
 	default:
 		return usagef("want one MODEL.onnx or --cg FILE (see 'recompute plan --help')")
@@ -173,7 +187,7 @@ func (r *planReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "  predicted transient peak:  %s (%s)\n", mib(r.PredictedPeakBytes), model)
 	fmt.Fprintf(w, "  replayed transient peak:   %s\n", mib(r.PeakBytes))
 	fmt.Fprintf(w, "  reduction:                 %.1f%% of the none peak\n", r.ReductionPercent)
-	fmt.Fprintf(w, "  recompute overhead:        %g cost units (%.1f%% of the forward cost %g)\n", r.OverheadCost, r.OverheadPercent, r.ForwardCost)
+	fmt.Fprintf(w, "  recompute overhead:        %s cost units (%.1f%% of the forward cost %s)\n", rwFmtCount(r.OverheadCost), r.OverheadPercent, rwFmtCount(r.ForwardCost))
 	fmt.Fprintf(w, "  segments:                  %d\n", r.Segments)
 	fmt.Fprintf(w, "  recomputed ops:            %d of %d forward ops\n", r.RecomputedOps, r.CostModelForwardOps)
 	fmt.Fprintf(w, "  schedule:                  %d compute steps", r.ComputeSteps)

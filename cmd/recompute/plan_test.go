@@ -199,3 +199,39 @@ func TestPlanText(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSources: plan takes a built-in name (shapes only) and a forward
+// model with --grad, like rewrite; a forward model without --grad is an
+// error that points at --grad.
+func TestPlanSources(t *testing.T) {
+	cases := []struct {
+		args    []string
+		code    int
+		wantErr string
+	}{
+		{args: []string{"resnet50", "--batch", "2", "--size", "64", "--objective", "memory", "--json"}},
+		{args: []string{mtCorpus(t, "train/mlp_forward.onnx"), "--grad", "--json"}},
+		{args: []string{mtCorpus(t, "train/mlp_forward.onnx")}, code: 1, wantErr: "--grad"},
+		{args: []string{"no-such-net"}, code: 1, wantErr: "not a built-in model"},
+	}
+	for _, c := range cases {
+		code, out, errs := mtRun(append([]string{"plan"}, c.args...)...)
+		if code != c.code {
+			t.Errorf("plan %v: exit %d, want %d: %s", c.args, code, c.code, errs)
+			continue
+		}
+		if c.code != 0 {
+			if !strings.Contains(errs, c.wantErr) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+				t.Errorf("plan %v: error %q: want one line mentioning %q", c.args, errs, c.wantErr)
+			}
+			continue
+		}
+		var rep planReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("plan %v: %v", c.args, err)
+		}
+		if rep.PeakBytes <= 0 || rep.PeakBytes > rep.NonePeakBytes {
+			t.Errorf("plan %v: replayed peak %d, none %d", c.args, rep.PeakBytes, rep.NonePeakBytes)
+		}
+	}
+}

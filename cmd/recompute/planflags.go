@@ -146,24 +146,10 @@ func parseSize(s string) (int64, error) {
 	return int64(math.Round(b)), nil
 }
 
-// onnxPlannerGraph loads an ONNX training graph and builds the planner
-// graph: shape inference (--dim, --batch), the forward/backward split
-// (--loss), then planner.FromModel with --cost (default flops). The
-// warnings list unknown ops (planned as kept, never cloned) and values of
-// unknown size.
-func onnxPlannerGraph(path string, pf *plannerFlags) (*planner.Graph, []string, error) {
-	m, err := onnx.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	g, warn, err := modelPlannerGraph(m, pf)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return g, warn, nil
-}
-
-// modelPlannerGraph is onnxPlannerGraph for a model already in memory.
+// modelPlannerGraph builds the planner graph of a training graph: shape
+// inference (--dim, --batch), the forward/backward split (--loss), then
+// planner.FromModel with --cost (default flops). The warnings list unknown
+// ops (planned as kept, never cloned) and values of unknown size.
 func modelPlannerGraph(m *onnx.Model, pf *plannerFlags) (*planner.Graph, []string, error) {
 	dims, err := pf.dimMap()
 	if err != nil {

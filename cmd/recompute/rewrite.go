@@ -28,16 +28,24 @@ type rewriteFlags struct {
 	grad      bool
 	lossKind  string
 	lossSet   bool // --grad-loss given explicitly
+	noWeights bool // built-in networks without weight values (planning only)
 	ortGuard  bool
 }
 
 func addRewriteFlags(fs *pflag.FlagSet) *rewriteFlags {
-	f := &rewriteFlags{pf: addPlannerFlags(fs), fs: fs}
+	f := addSourceFlags(fs, addPlannerFlags(fs))
+	fs.BoolVar(&f.ortGuard, "ort-guard", true, "add ordering guards so ONNX Runtime runs the schedule's order, when its own order would peak higher")
+	return f
+}
+
+// addSourceFlags registers the flags that say how to get a training graph
+// (built-in sizes, --grad and its loss) beside the planner flags pf.
+func addSourceFlags(fs *pflag.FlagSet, pf *plannerFlags) *rewriteFlags {
+	f := &rewriteFlags{pf: pf, fs: fs}
 	fs.IntVar(&f.size, "size", 0, "input size (height = width) of a built-in image network (default: the paper's)")
 	fs.IntVar(&f.seq, "seq", 0, "sequence length of built-in gpt2 (default 1024)")
 	fs.BoolVar(&f.grad, "grad", false, "build the backward graph (autodiff) of a forward-only model first")
 	fs.StringVar(&f.lossKind, "grad-loss", "cross-entropy", "loss that --grad appends: "+strings.Join(autodiff.Losses, ", "))
-	fs.BoolVar(&f.ortGuard, "ort-guard", true, "add ordering guards so ONNX Runtime runs the schedule's order, when its own order would peak higher")
 	return f
 }
 
@@ -103,7 +111,7 @@ func rwLoadTraining(arg string, f *rewriteFlags) (*rwTraining, error) {
 }
 
 func rwBuildTraining(name string, f *rewriteFlags) (*rwTraining, error) {
-	fm, err := models.Build(name, models.Options{Batch: int(f.pf.batch), Size: f.size, Seq: f.seq})
+	fm, err := models.Build(name, models.Options{Batch: int(f.pf.batch), Size: f.size, Seq: f.seq, NoWeights: f.noWeights})
 	if err != nil {
 		return nil, err
 	}
