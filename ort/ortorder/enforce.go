@@ -35,11 +35,11 @@ type Stats struct {
 // constant folding. Only nodes from index from on are chained (0: all). g
 // must be topologically sorted and use default-domain opset 10 or newer.
 // g's node and initializer lists are replaced; nodes and tensors they held
-// are never modified (another graph may share them). Declare no value_info
-// for the guarded values: ORT then sizes them at run time, and memory
-// follows liveness; with static shapes declared, ORT's allocation planner
-// held freed buffers for later same-size tensors (ResNet-50 batch 8:
-// 530 MiB measured instead of 360; docs/ORT.md).
+// are never modified (another graph may share them). Declare guarded values
+// with an element type only, never a shape: ORT then sizes them at run
+// time, and memory follows liveness; with static shapes declared, ORT's
+// allocation planner held freed buffers for later same-size tensors
+// (ResNet-50 batch 8: 530 MiB measured instead of 359; docs/ORT.md).
 func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 	var st Stats
 	if opset < 10 {
