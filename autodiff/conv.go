@@ -111,25 +111,38 @@ func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC
 	return out, nil
 }
 
+// weightGradChunk is the number of samples per batch chunk of the weight
+// gradient, given the batch, the elements of in and out together (the
+// tensors whose batch and channel axes the correlation swaps: a full copy of
+// each, unless a chunk holds one sample and the swap only moves a size-1
+// axis, a Reshape) and the elements of one correlation result. Chunks bound
+// those copies to at most 1/8 of in and out: one sample per chunk up to
+// batch 8, batch/8 samples above it. Chunking keeps a running total and the
+// next chunk's result live besides the current one, so it is only chosen
+// when the copies it avoids are at least 4 results large; batch 1 is always
+// one chunk.
+func weightGradChunk(batch, copies, result int64) int64 {
+	switch {
+	case batch <= 1 || copies < 4*result:
+		return max(batch, 1)
+	case batch <= 8:
+		return 1
+	}
+	return batch / 8
+}
+
 // weightGrad computes W[b, a/g, k] = Σ_n Σ_o out[n,b,o] · in_pad[n,a,o·s+k·d]
 // for a and b in the same group: the weight gradient of Conv (in = X,
-// out = dY) and of ConvTranspose (in = dY, out = X). It is one Conv with the
-// batch and channel axes swapped: input in as [A/g, g·N, …], kernel out as
-// [B, N, …] with dilation s, stride d, then sliced to the kernel size.
+// out = dY) and of ConvTranspose (in = dY, out = X). The sum over n runs over
+// batch chunks (weightGradChunk): each chunk's nodes (slice in and out,
+// swap axes, correlate) are emitted together and added to the running total
+// at once, so that in file order only one chunk's copies are live. The
+// total is cropped to the kernel size and transposed to W's layout once.
 func (b *builder) weightGrad(in, out string, g convGeom) (string, error) {
 	id, od := b.shapes[in].dims, b.shapes[out].dims
 	N, A, B, grp := id[0], id[1], od[1], g.group
 	sp := id[2:]
 	r := len(sp)
-	var x string
-	if grp == 1 {
-		x = b.transpose("in_T", in, concatInts([]int64{1, 0}, rangeFrom(2, r)))
-	} else {
-		x5 := b.reshape("in_groups", in, concatInts([]int64{N, grp, A / grp}, sp))
-		xt := b.transpose("in_groups_T", x5, concatInts([]int64{2, 1, 0}, rangeFrom(3, r)))
-		x = b.reshape("in_T", xt, concatInts([]int64{A / grp, grp * N}, sp))
-	}
-	kern := b.transpose("out_T", out, concatInts([]int64{1, 0}, rangeFrom(2, r)))
 	// Output size of the correlation: floor((H + pb + pe - ((O-1)·s + 1)) / d) + 1.
 	osz := make([]int64, r)
 	for i := 0; i < r; i++ {
@@ -139,11 +152,30 @@ func (b *builder) weightGrad(in, out string, g convGeom) (string, error) {
 			return "", fmt.Errorf("weight gradient window %d < kernel %d on axis %d", osz[i], g.k[i], i)
 		}
 	}
-	c := b.op("Conv", "dW_corr", []string{x, kern},
-		build.AttrInts("strides", g.d...), build.AttrInts("dilations", g.s...),
-		build.AttrInts("pads", concatInts(g.pb, g.pe)...), build.AttrInts("kernel_shape", od[2:]...),
-		build.AttrInt("group", grp))
-	b.setShape(c, b.elem(in), concatInts([]int64{A / grp, B}, osz))
+	// corr correlates samples [lo, hi): in and out, each sliced (when not
+	// the whole batch) and then laid out with batch and channel swapped.
+	corr := func(lo, hi int64) string {
+		xi, oi := in, out
+		if hi-lo < N {
+			xi = b.sliceBatch("in_chunk", in, lo, hi)
+		}
+		xi = b.swapBatchChannel(xi, grp)
+		if hi-lo < N {
+			oi = b.sliceBatch("out_chunk", out, lo, hi)
+		}
+		kern := b.transpose("out_T", oi, concatInts([]int64{1, 0}, rangeFrom(2, r)))
+		c := b.op("Conv", "dW_corr", []string{xi, kern},
+			build.AttrInts("strides", g.d...), build.AttrInts("dilations", g.s...),
+			build.AttrInts("pads", concatInts(g.pb, g.pe)...), build.AttrInts("kernel_shape", od[2:]...),
+			build.AttrInt("group", grp))
+		b.setShape(c, b.elem(in), concatInts([]int64{A / grp, B}, osz))
+		return c
+	}
+	size := min(weightGradChunk(N, numel(id)+numel(od), A/grp*B*numel(osz)), N)
+	c := corr(0, size)
+	for lo := size; lo < N; lo += size {
+		c = b.add("dW_acc", c, corr(lo, min(lo+size, N)))
+	}
 	need := false
 	for i := range osz {
 		if osz[i] != g.k[i] {
@@ -157,6 +189,27 @@ func (b *builder) weightGrad(in, out string, g convGeom) (string, error) {
 		c = s
 	}
 	return b.transpose("dW", c, concatInts([]int64{1, 0}, rangeFrom(2, r))), nil
+}
+
+// swapBatchChannel lays in [N, A, …] out as the correlation's input
+// [A/g, g·N, …] (with g = 1: in with its first two axes swapped).
+func (b *builder) swapBatchChannel(in string, grp int64) string {
+	id := b.shapes[in].dims
+	N, A, sp := id[0], id[1], id[2:]
+	r := len(sp)
+	if grp == 1 {
+		return b.transpose("in_T", in, concatInts([]int64{1, 0}, rangeFrom(2, r)))
+	}
+	x5 := b.reshape("in_groups", in, concatInts([]int64{N, grp, A / grp}, sp))
+	xt := b.transpose("in_groups_T", x5, concatInts([]int64{2, 1, 0}, rangeFrom(3, r)))
+	return b.reshape("in_T", xt, concatInts([]int64{A / grp, grp * N}, sp))
+}
+
+// sliceBatch returns samples [lo, hi) of x along axis 0.
+func (b *builder) sliceBatch(name, x string, lo, hi int64) string {
+	out := b.op("Slice", name, []string{x, b.constI64(lo), b.constI64(hi), b.constI64(0)})
+	b.setShape(out, b.elem(x), concatInts([]int64{hi - lo}, b.shapes[x].dims[1:]))
+	return out
 }
 
 func rangeFrom(start, n int) []int64 {
@@ -175,6 +228,8 @@ func (b *builder) biasGrad(dy string) string {
 
 // gradConv: dX = ConvTranspose(dY, W) (same strides, pads, dilations, groups,
 // output_padding so dX has X's shape); dW = weightGrad(X, dY); dB = ΣdY.
+// dW is emitted before dX, so that X (often read last here) can be freed
+// before dX is allocated when the backward runs in file order.
 func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	x, w := n.Input[0], n.Input[1]
 	xd, err := b.shape(x)
@@ -192,19 +247,19 @@ func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
-	if b.needs[x] {
-		dx, err := b.transposeConv("dX", dy[0], w, g, g.group, xd[1], xd[2:])
-		if err != nil {
-			return err
-		}
-		b.addGrad(x, dx)
-	}
 	if b.needs[w] {
 		dw, err := b.weightGrad(x, dy[0], g)
 		if err != nil {
 			return err
 		}
 		b.addGrad(w, dw)
+	}
+	if b.needs[x] {
+		dx, err := b.transposeConv("dX", dy[0], w, g, g.group, xd[1], xd[2:])
+		if err != nil {
+			return err
+		}
+		b.addGrad(x, dx)
 	}
 	if bias := input(n, 2); bias != "" && b.needs[bias] {
 		b.addGrad(bias, b.biasGrad(dy[0]))
@@ -213,7 +268,7 @@ func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
 }
 
 // gradConvTranspose: dX = Conv(dY, W) with the same geometry; dW =
-// weightGrad(dY, X); dB = ΣdY.
+// weightGrad(dY, X); dB = ΣdY. dW is emitted first, as in gradConv.
 func gradConvTranspose(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	x, w := n.Input[0], n.Input[1]
 	xd, err := b.shape(x)
@@ -235,6 +290,13 @@ func gradConvTranspose(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
+	if b.needs[w] {
+		dw, err := b.weightGrad(dy[0], x, g)
+		if err != nil {
+			return err
+		}
+		b.addGrad(w, dw)
+	}
 	if b.needs[x] {
 		dx := b.op("Conv", "dX", []string{dy[0], w},
 			build.AttrInts("strides", g.s...), build.AttrInts("dilations", g.d...),
@@ -250,13 +312,6 @@ func gradConvTranspose(b *builder, n *onnxpb.NodeProto, dy []string) error {
 		}
 		b.setShape(dx, b.elem(x), xd)
 		b.addGrad(x, dx)
-	}
-	if b.needs[w] {
-		dw, err := b.weightGrad(dy[0], x, g)
-		if err != nil {
-			return err
-		}
-		b.addGrad(w, dw)
 	}
 	if bias := input(n, 2); bias != "" && b.needs[bias] {
 		b.addGrad(bias, b.biasGrad(dy[0]))
