@@ -378,7 +378,10 @@ func opName(n *onnxpb.NodeProto) string {
 // (weights carried as nodes, as in the ONNX "light" zoo models), and graph
 // inputs for which
 // the graph computes a gradient "<name>_grad" (the ONNX Runtime training
-// artifact convention, where parameters are inputs).
+// artifact convention, where parameters are inputs). In a training graph
+// only tensors whose gradient "<name>_grad" the graph computes count: the
+// backward's own constants (one-hot values, interpolation matrices) are not
+// parameters.
 func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, split *ops.Split) paramSummary {
 	var p paramSummary
 	add := func(name string) {
@@ -400,6 +403,14 @@ func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, split *ops.Sp
 			return t.Rank != 0 // a scalar is a constant, not a weight
 		}
 		return false
+	}
+	trained := func(name string) bool {
+		_, ok := v.Producer[name+"_grad"]
+		return ok
+	}
+	if split != nil {
+		w := weight
+		weight = func(name string) bool { return w(name) && trained(name) }
 	}
 	var fromInit, fromConst, fromInput bool
 	for _, t := range g.GetInitializer() {
@@ -434,7 +445,7 @@ func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, split *ops.Sp
 		if v.Inits[name] {
 			continue
 		}
-		if _, ok := v.Producer[name+"_grad"]; ok {
+		if trained(name) {
 			add(name)
 			fromInput = true
 		}
