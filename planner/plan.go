@@ -96,6 +96,7 @@ type planCtx struct {
 type candidate struct {
 	seq       []int    // family indexes of model (nil: not from a DP)
 	model     *dpModel // the DP model seq refers to
+	keep      []bool   // extra kept DAG nodes (hybrid.go), nil for none
 	segments  int
 	predicted int64
 	order     []int
@@ -106,7 +107,7 @@ type candidate struct {
 // try schedules and replays a lower-set sequence (see build), records
 // the result and returns it.
 func (c *planCtx) try(seq []bitset, predicted int64) (*candidate, error) {
-	x, err := c.build(seq, predicted)
+	x, err := c.build(seq, nil, predicted)
 	if err != nil {
 		return nil, err
 	}
@@ -114,16 +115,17 @@ func (c *planCtx) try(seq []bitset, predicted int64) (*candidate, error) {
 	return x, nil
 }
 
-// build schedules and replays a lower-set sequence, once with the backward
-// ops in base order and once as soon as possible, and returns the better
-// of the two by the plan's criteria.
-func (c *planCtx) build(seq []bitset, predicted int64) (*candidate, error) {
+// build schedules and replays a lower-set sequence (with the extra kept
+// nodes keep, nil for none; see orderFor), once with the backward ops in
+// base order and once as soon as possible, and returns the better of the
+// two by the plan's criteria.
+func (c *planCtx) build(seq []bitset, keep []bool, predicted int64) (*candidate, error) {
 	var best *candidate
 	for k, bwd := range [][]int{c.ix.bwdOps, c.ix.bwdASAP} {
 		if k == 1 && equalInts(c.ix.bwdOps, c.ix.bwdASAP) {
 			break
 		}
-		order, err := orderFor(c.g, c.ix, c.d, seq, bwd)
+		order, err := orderFor(c.g, c.ix, c.d, seq, keep, bwd)
 		if err != nil {
 			return nil, err
 		}
@@ -237,6 +239,15 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if best.keep != nil && note == "" {
+		n := 0
+		for v, k := range best.keep {
+			if k && !c.d.kept[v] {
+				n++
+			}
+		}
+		note = fmt.Sprintf("cost-aware: the DP's lower sets, and %d values of high recompute cost per byte kept inside segments", n)
+	}
 	p := &Plan{
 		Strategy:           opt.Strategy,
 		Objective:          opt.Objective,
@@ -344,8 +355,14 @@ func planChen(c *planCtx) error {
 	return nil
 }
 
+// planApprox is PAPER.md §5, plus, under a budget with objective time, the
+// cost-aware candidates of hybrid.go on the DP's sequences.
 func planApprox(c *planCtx) error {
-	return c.searchDP(newDPModel(c.d, c.d.approxFamily()))
+	m := newDPModel(c.d, c.d.approxFamily())
+	if err := c.searchDP(m); err != nil {
+		return err
+	}
+	return c.hybrid(m)
 }
 
 // planExact is PAPER.md §4 over every lower set. The approximate family is
@@ -356,7 +373,11 @@ func planExact(c *planCtx) error {
 	if err != nil {
 		return err
 	}
-	if err := c.searchDP(newDPModel(c.d, fam)); err != nil {
+	m := newDPModel(c.d, fam)
+	if err := c.searchDP(m); err != nil {
+		return err
+	}
+	if err := c.hybrid(m); err != nil {
 		return err
 	}
 	return planApprox(c)

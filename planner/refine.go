@@ -69,7 +69,7 @@ func (c *planCtx) climb(m *dpModel, cur *candidate, maxEvals int, deadline time.
 		for i, j := range seq {
 			bits[i] = m.fam[j].bits
 		}
-		x, err := c.build(bits, m.predict(seq))
+		x, err := c.build(bits, nil, m.predict(seq))
 		if err != nil {
 			return nil, err
 		}

@@ -14,9 +14,14 @@ import "fmt"
 //     forward value it reads that was dropped is recomputed on demand (its
 //     producer's inputs first, recursively, down to kept values).
 //
+// keep (nil, or one flag per DAG node) generalises the kept set: a node
+// flagged there is kept like a boundary value even inside its segment (the
+// cost-aware candidates of hybrid.go keep expensive values this way and
+// recompute only the cheap ones on demand).
+//
 // Liveness then frees every value after its last use, so a recomputed value
 // lives only from its recompute to its last backward read.
-func orderFor(g *Graph, ix *index, d *dag, seq []bitset, bwd []int) ([]int, error) {
+func orderFor(g *Graph, ix *index, d *dag, seq []bitset, keep []bool, bwd []int) ([]int, error) {
 	segOf := make([]int, d.n)
 	for i := range segOf {
 		segOf[i] = -1
@@ -44,7 +49,7 @@ func orderFor(g *Graph, ix *index, d *dag, seq []bitset, bwd []int) ([]int, erro
 	// segment reads it).
 	kept := make([]bool, d.n)
 	for v := 0; v < d.n; v++ {
-		kept[v] = d.kept[v]
+		kept[v] = d.kept[v] || keep != nil && keep[v]
 		for _, w := range d.succ[v] {
 			if segOf[w] > segOf[v] {
 				kept[v] = true
