@@ -72,6 +72,11 @@ func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
 			vi = inferredInfo(e.inferred, orig, y)
 		}
 		if vi != nil {
+			// Element type only: with full shapes declared on the guarded
+			// values ONNX Runtime measured about 170 MiB more on ResNet-50
+			// (batch 8, 224×224, budget 50%: peak ratio 0.66 instead of 0.45;
+			// docs/ORT.md), and shapes stay inferable through the guard.
+			vi = elemTypeOnly(vi)
 			og.ValueInfo = append(og.ValueInfo, vi)
 			known[y] = vi.Type
 		}
@@ -91,4 +96,16 @@ func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
 // shapes, empty tensors or, for Reshape, an alias of its first input.
 func isGuard(n *onnxpb.NodeProto) bool {
 	return strings.HasPrefix(n.GetName(), ortorder.GuardPrefix)
+}
+
+// elemTypeOnly returns vi without its shape (a tensor type keeps its element
+// type; other types are returned as they are).
+func elemTypeOnly(vi *onnxpb.ValueInfoProto) *onnxpb.ValueInfoProto {
+	tt := vi.GetType().GetTensorType()
+	if tt == nil || tt.Shape == nil {
+		return vi
+	}
+	return &onnxpb.ValueInfoProto{Name: vi.Name, Type: &onnxpb.TypeProto{
+		Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: tt.ElemType}},
+	}}
 }

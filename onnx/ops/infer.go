@@ -325,7 +325,11 @@ func (inf *inferrer) node(n *onnxpb.NodeProto) {
 			t.Dims = nil
 		}
 		inf.r.Values[name] = t
-		if k := c.OutC[i]; k != nil && k.Len() <= maxConstElems {
+		k := c.OutC[i]
+		if k == nil {
+			k = emptyConst(t)
+		}
+		if k != nil && k.Len() <= maxConstElems {
 			inf.r.Consts[name] = k
 		}
 	}
@@ -499,4 +503,21 @@ func (inf *inferrer) subgraphOutputsWith(g *onnxpb.GraphProto, inputs []Tensor) 
 		}
 	}
 	return outs
+}
+
+// emptyConst returns the value of a tensor with a static shape and no
+// elements: whatever computed it, it is known. ONNX Runtime ordering guards
+// (ort/ortorder) build a shape from such an empty slice of a runtime value;
+// knowing it keeps the guarded Reshape's shape inferable.
+func emptyConst(t Tensor) *Const {
+	if t.Elem == 0 || !t.Static() {
+		return nil
+	}
+	if n, ok := t.Elements(); !ok || n != 0 {
+		return nil
+	}
+	if isFloatElem(t.Elem) {
+		return &Const{Elem: t.Elem, Dims: t.Dims, Floats: []float64{}}
+	}
+	return &Const{Elem: t.Elem, Dims: t.Dims, Ints: []int64{}}
 }
