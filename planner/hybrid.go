@@ -121,6 +121,57 @@ func (c *planCtx) hybrid(m *dpModel) error {
 			}
 		}
 	}
+	return c.fill(score)
+}
+
+// hybridFillEvals bounds the schedules fill replays.
+const hybridFillEvals = 48
+
+// fill improves the best cost-aware candidate one value at a time: a
+// threshold step can add many values at once and overshoot the budget, so
+// the recomputed values below the threshold are tried one by one, highest
+// cost per byte first, each kept if the replay still fits the budget with
+// less overhead (first improvement, bounded by hybridFillEvals).
+func (c *planCtx) fill(score []float64) error {
+	var cur *candidate
+	for _, x := range c.cands {
+		if x.keep != nil && x.rep.PeakBytes <= c.budget && (cur == nil || c.better(x, cur)) {
+			cur = x
+		}
+	}
+	if cur == nil {
+		return nil
+	}
+	d := c.d
+	var order []int
+	for _, o := range cur.rep.Recomputed {
+		if v := d.nodeOf[o]; v >= 0 && !cur.keep[v] && !d.kept[v] {
+			order = append(order, v)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return score[order[a]] > score[order[b]] })
+	bits := make([]bitset, len(cur.seq))
+	for i, j := range cur.seq {
+		bits[i] = cur.model.fam[j].bits
+	}
+	evals := 0
+	for _, v := range order {
+		if evals >= hybridFillEvals {
+			break
+		}
+		keep := append([]bool(nil), cur.keep...)
+		keep[v] = true
+		x, err := c.build(bits, keep, cur.predicted)
+		if err != nil {
+			return err
+		}
+		evals++
+		x.seq, x.model, x.keep, x.predicted = cur.seq, cur.model, keep, x.rep.PeakBytes
+		if x.rep.PeakBytes <= c.budget && c.better(x, cur) {
+			c.cands = append(c.cands, x)
+			cur = x
+		}
+	}
 	return nil
 }
 
