@@ -18,9 +18,15 @@
 // Strategies are plain functions registered in one table (strategies in
 // plan.go): none, chen (PAPER.md §7), approx (§5, the default) and exact
 // (§4). All of them choose lower-set sequences; one schedule generator
-// (schedule.go) turns a sequence into the canonical strategy using the
-// explicit backward reads of the graph (a forward value no backward op
-// reads is neither kept nor recomputed), and Liveness inserts the frees.
+// (schedule.go) turns a sequence, plus an optional set of extra kept
+// values, into the canonical strategy using the explicit backward reads of
+// the graph (a forward value no backward op reads is neither kept nor
+// recomputed), and Liveness inserts the frees. Under a budget with
+// objective time, approx and exact also try cost-aware candidates
+// (hybrid.go): the DP's sequences with the values of high recompute cost
+// per byte (convolutions, matrix products) kept inside segments, so only
+// cheap ops are recomputed; such a plan carries a Note and its predicted
+// peak is its replay.
 // The DP's memory model is only a guide: searchDP replays the DP's answers
 // over a range of internal budgets (time- and memory-centric), and refine
 // (refine.go) improves the best one by local search judged by replay.
