@@ -234,3 +234,25 @@ func TestHybridCandidatesReplay(t *testing.T) {
 	}
 	t.Logf("%d cost-aware candidates replayed", hybrids)
 }
+
+// BenchmarkMakeTimeBudget is a whole approx plan with objective time at 50%
+// of the none peak on a 40-module inception-like graph: its overhead (as a
+// fraction of the forward cost) with and without the cost-aware candidates.
+func BenchmarkMakeTimeBudget(b *testing.B) {
+	g := inception(40, 3, [2]float64{100, 10}, [2]float64{1, 10})
+	const name = "bench-dp-only"
+	strategies[name] = func(c *planCtx) error { return c.searchDP(newDPModel(c.d, c.d.approxFamily())) }
+	defer delete(strategies, name)
+	for _, s := range []string{"approx", name} {
+		b.Run(s, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				p, err := Make(g, Options{Strategy: s, Objective: "time", BudgetFrac: 0.5})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(p.OverheadCost/p.ForwardCost, "overhead/forward")
+				b.ReportMetric(float64(p.PeakBytes)/float64(p.NonePeakBytes), "peak/none")
+			}
+		})
+	}
+}
