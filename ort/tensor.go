@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	ortgo "github.com/yalue/onnxruntime_go"
@@ -136,7 +137,7 @@ func Compare(a, b *Tensor) Diff {
 	case a.Elem != b.Elem:
 		d.Reason = fmt.Sprintf("element type %v vs %v", a.Elem, b.Elem)
 		return d
-	case !equalDims(a.Dims, b.Dims):
+	case !slices.Equal(a.Dims, b.Dims):
 		d.Reason = fmt.Sprintf("shape %v vs %v", a.Dims, b.Dims)
 		return d
 	case len(a.Data) != len(b.Data):
@@ -174,18 +175,6 @@ func Compare(a, b *Tensor) Diff {
 		d.MaxRel = math.Max(d.MaxRel, rel)
 	}
 	return d
-}
-
-func equalDims(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // toValue wraps t's bytes (not copied) as an ONNX Runtime tensor.

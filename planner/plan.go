@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -122,7 +123,7 @@ func (c *planCtx) try(seq []bitset, predicted int64) (*candidate, error) {
 func (c *planCtx) build(seq []bitset, keep []bool, predicted int64) (*candidate, error) {
 	var best *candidate
 	for k, bwd := range [][]int{c.ix.bwdOps, c.ix.bwdASAP} {
-		if k == 1 && equalInts(c.ix.bwdOps, c.ix.bwdASAP) {
+		if k == 1 && slices.Equal(c.ix.bwdOps, c.ix.bwdASAP) {
 			break
 		}
 		order, err := orderFor(c.g, c.ix, c.d, seq, keep, bwd)
@@ -171,18 +172,6 @@ func (c *planCtx) better(a, b *candidate) bool {
 		return oa < ob
 	}
 	return pa < pb
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Make plans recomputation for g. Every returned plan has been replayed.
