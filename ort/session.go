@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -202,9 +203,7 @@ func (s *Session) run(inputs []Tensor, outBufs []*Tensor, hook func(before bool)
 	out := make([]ortgo.Value, len(s.outputNames))
 	defer func() {
 		for _, v := range append(in, out...) {
-			if v != nil {
-				v.Destroy()
-			}
+			destroy(v)
 		}
 	}()
 	for i, name := range s.inputNames {
@@ -379,4 +378,17 @@ func ParseProfileTimings(data []byte) ([]NodeTiming, error) {
 	}
 	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].StartMicros < nodes[j].StartMicros })
 	return nodes, nil
+}
+
+// destroy releases v. onnxruntime_go may leave a typed nil pointer in an
+// output slot when Run fails (seen with float16 outputs); calling Destroy on
+// it would panic.
+func destroy(v ortgo.Value) {
+	if v == nil {
+		return
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return
+	}
+	v.Destroy()
 }
