@@ -1,6 +1,9 @@
 package planner
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Step is one step of a schedule: run an op, or free a value.
 type Step struct {
@@ -95,7 +98,7 @@ func Replay(g *Graph, s Schedule) (*Replayed, error) {
 			return nil, fmt.Errorf("backward op %d (%s %s) never runs", i, op.Type, op.Name)
 		}
 	}
-	sortInts(r.Recomputed)
+	slices.Sort(r.Recomputed)
 	r.PeakBytes = peak
 	return r, nil
 }
@@ -153,12 +156,4 @@ func Liveness(g *Graph, order []int) Schedule {
 		}
 	}
 	return s
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
