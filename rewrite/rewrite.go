@@ -27,6 +27,11 @@ type Options struct {
 	// Inferred, if set, types the clones of values that have no value_info
 	// in the model (autodiff graphs declare none for intermediates).
 	Inferred *ops.Result
+	// BaseOrder, if set, is ChooseBaseOrder's Perm: m is a training graph
+	// permuted into another base order, and its node k is node BaseOrder[k]
+	// of the graph as written. The "before" numbers are then those of the
+	// graph as written (what ONNX Runtime runs as the original).
+	BaseOrder []int
 }
 
 // Report says what Apply did. Byte counts are transient (activations and
@@ -43,7 +48,7 @@ type Report struct {
 	OverheadCost float64 // sum of the cloned ops' costs (planner units, FLOPs)
 	ForwardCost  float64 // sum of the forward ops' costs
 
-	BeforePeakBytes int64 // simulated transient peak of the input's node order
+	BeforePeakBytes int64 // simulated transient peak of the input's node order (as written, with Options.BaseOrder)
 	PeakBytes       int64 // simulated transient peak of the output's node order
 	// The same in the order ONNX Runtime is predicted to run them
 	// (ortorder.PredictOrder): input, and output as written.
@@ -97,7 +102,13 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	rep.ForwardCost = g.ForwardCost
 	rep.PlannedPeakBytes, rep.PredictedPeakBytes = p.PeakBytes, p.PredictedPeakBytes
 	var err error
-	if rep.BeforePeakBytes, rep.BeforeORTPeakBytes, _, err = simulateBoth(src, g, nil, nil); err != nil {
+	orig, origOrigin := src, []int(nil)
+	if opt.BaseOrder != nil {
+		if orig, origOrigin, err = unpermute(src, opt.BaseOrder); err != nil {
+			return nil, nil, fmt.Errorf("rewrite: %w", err)
+		}
+	}
+	if rep.BeforePeakBytes, rep.BeforeORTPeakBytes, _, err = simulateBoth(orig, g, origOrigin, nil); err != nil {
 		return nil, nil, fmt.Errorf("rewrite: simulate input order: %w", err)
 	}
 	after, ortAfter, unsized, err := simulateBoth(og, g, e.origin, e.cloneOf)

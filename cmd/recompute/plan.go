@@ -10,6 +10,7 @@ import (
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/planner"
+	"github.com/onnx-recompute/recompute/rewrite"
 )
 
 const planSynopsis = `MODEL | --cg FILE [flags]
@@ -40,6 +41,7 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 		g        *planner.Graph
 		source   string
 		warnings []string
+		bc       rewrite.BaseChoice
 	)
 	switch {
 	case *cg != "" && fs.NArg() > 0:
@@ -64,7 +66,7 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if g, warnings, err = modelPlannerGraph(t.model, pf); err != nil {
+		if g, bc, warnings, err = modelPlannerGraph(t.model, pf); err != nil {
 			return fmt.Errorf("%s: %w", source, err)
 		}
 	default:
@@ -101,6 +103,9 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(rep)
 	}
 	rep.writeText(stdout)
+	if bc.Used != "" {
+		fmt.Fprintf(stdout, "  base order:                %s\n", baseOrderNote(bc))
+	}
 	return nil
 }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/planner"
+	"github.com/onnx-recompute/recompute/rewrite"
 	"github.com/spf13/pflag"
 )
 
@@ -23,10 +25,11 @@ type plannerFlags struct {
 	dims         []string
 	batch        int64
 	loss         string
+	baseOrder    string
 }
 
 // addPlannerFlags registers --strategy --objective --budget --cost
-// --max-lower-sets --dim --batch --loss on fs.
+// --max-lower-sets --dim --batch --loss --base-order on fs.
 func addPlannerFlags(fs *pflag.FlagSet) *plannerFlags {
 	f := &plannerFlags{}
 	fs.StringVar(&f.strategy, "strategy", "approx", "planning strategy: "+strings.Join(planner.Strategies(), "|"))
@@ -37,6 +40,7 @@ func addPlannerFlags(fs *pflag.FlagSet) *plannerFlags {
 	fs.StringArrayVar(&f.dims, "dim", nil, "value of a symbolic dimension, NAME=N (repeatable)")
 	fs.Int64Var(&f.batch, "batch", 0, "batch size for an unknown leading dimension (0: keep the model's)")
 	fs.StringVar(&f.loss, "loss", "", "name of the loss value (default: found automatically)")
+	fs.StringVar(&f.baseOrder, "base-order", rewrite.BaseBest, "node order to plan from: file (as written), ort (ONNX Runtime's predicted order) or best (whichever replays to the lower peak)")
 	return f
 }
 
@@ -75,6 +79,9 @@ func (f *plannerFlags) options() (planner.Options, error) {
 	}
 	if f.batch < 0 {
 		return opt, usagef("--batch must not be negative")
+	}
+	if !slices.Contains(rewrite.BaseOrders(), f.baseOrder) {
+		return opt, usagef("--base-order %q: want one of %s", f.baseOrder, strings.Join(rewrite.BaseOrders(), ", "))
 	}
 	return opt, nil
 }
@@ -148,28 +155,25 @@ func parseSize(s string) (int64, error) {
 
 // modelPlannerGraph builds the planner graph of a training graph: shape
 // inference (--dim, --batch), the forward/backward split (--loss), then
-// planner.FromModel with --cost (default flops). The warnings list unknown
-// ops (planned as kept, never cloned) and values of unknown size.
-func modelPlannerGraph(m *onnx.Model, pf *plannerFlags) (*planner.Graph, []string, error) {
+// planner.FromModel with --cost (default flops) on the base order
+// --base-order picks (basePlannerGraph). The warnings list unknown ops
+// (planned as kept, never cloned) and values of unknown size.
+func modelPlannerGraph(m *onnx.Model, pf *plannerFlags) (*planner.Graph, rewrite.BaseChoice, []string, error) {
 	dims, err := pf.dimMap()
 	if err != nil {
-		return nil, nil, err
+		return nil, rewrite.BaseChoice{}, nil, err
 	}
 	r, err := ops.Infer(m, ops.Options{Dims: dims, Batch: pf.batch})
 	if err != nil {
-		return nil, nil, err
+		return nil, rewrite.BaseChoice{}, nil, err
 	}
 	s, err := ops.SplitTraining(m, nil, pf.loss)
 	if err != nil {
-		return nil, nil, err
+		return nil, rewrite.BaseChoice{}, nil, err
 	}
-	cost := pf.cost
-	if cost == "" {
-		cost = "flops"
-	}
-	g, err := planner.FromModel(m, r, s, cost)
+	_, _, g, bc, err := basePlannerGraph(m, r, s, pf)
 	if err != nil {
-		return nil, nil, err
+		return nil, bc, nil, err
 	}
 	var warn []string
 	if len(r.Unknown) > 0 {
@@ -177,5 +181,45 @@ func modelPlannerGraph(m *onnx.Model, pf *plannerFlags) (*planner.Graph, []strin
 	}
 	warn = append(warn, r.Warnings...)
 	warn = append(warn, g.Warnings...)
-	return g, warn, nil
+	return g, bc, warn, nil
+}
+
+// basePlannerGraph builds the planner graph of training graph m (inference
+// r, split s) and, with --base-order ort or best, rebuilds it on m's nodes
+// permuted into ONNX Runtime's predicted order when that order is chosen
+// (rewrite.ChooseBaseOrder). It returns the model and split the graph
+// belongs to (m and s when the file order is kept; m is never modified).
+func basePlannerGraph(m *onnx.Model, r *ops.Result, s *ops.Split, pf *plannerFlags) (*onnx.Model, *ops.Split, *planner.Graph, rewrite.BaseChoice, error) {
+	var bc rewrite.BaseChoice
+	cost := pf.cost
+	if cost == "" {
+		cost = "flops"
+	}
+	g, err := planner.FromModel(m, r, s, cost)
+	if err != nil {
+		return nil, nil, nil, bc, err
+	}
+	pm, bc, err := rewrite.ChooseBaseOrder(m, g, pf.baseOrder)
+	if err != nil {
+		return nil, nil, nil, bc, err
+	}
+	if bc.Perm == nil {
+		return m, s, g, bc, nil
+	}
+	ps := *s
+	ps.Forward = make([]bool, len(bc.Perm))
+	for k, i := range bc.Perm {
+		ps.Forward[k] = s.Forward[i]
+	}
+	pg, err := planner.FromModel(pm, r, &ps, cost)
+	if err != nil {
+		return nil, nil, nil, bc, fmt.Errorf("in ONNX Runtime's order: %w", err)
+	}
+	return pm, &ps, pg, bc, nil
+}
+
+// baseOrderNote describes the base order for reports.
+func baseOrderNote(bc rewrite.BaseChoice) string {
+	return fmt.Sprintf("%s (none peak: file order %s, ORT's order %s)",
+		bc.Used, planner.HumanBytes(bc.FilePeakBytes), planner.HumanBytes(bc.ORTPeakBytes))
 }

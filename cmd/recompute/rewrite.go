@@ -172,6 +172,9 @@ type rewriteResult struct {
 	Reduction       float64  `json:"reduction"`
 	OverheadCost    float64  `json:"overhead_flops"`
 	Overhead        float64  `json:"overhead"`
+	BaseOrder       string   `json:"base_order,omitempty"`
+	BaseFilePeak    int64    `json:"base_file_order_peak_bytes,omitempty"`
+	BaseORTPeak     int64    `json:"base_ort_order_peak_bytes,omitempty"`
 	Strategy        string   `json:"strategy,omitempty"`
 	Note            string   `json:"note,omitempty"`
 	Warnings        []string `json:"warnings,omitempty"`
@@ -210,10 +213,11 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	if len(inf.Unknown) > 0 {
 		res.Warnings = append(res.Warnings, "ops without a rule (kept, never cloned): "+strings.Join(inf.Unknown, ", "))
 	}
-	g, err := planner.FromModel(t.model, inf, t.split, f.pf.cost)
+	pm, _, g, bc, err := basePlannerGraph(t.model, inf, t.split, f.pf)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
+	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = bc.Used, bc.FilePeakBytes, bc.ORTPeakBytes
 	p, err := planner.Make(g, po)
 	if err != nil {
 		var ie *planner.InfeasibleError
@@ -223,7 +227,9 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 		}
 		return res, fmt.Errorf("%s: plan: %w", in, err)
 	}
-	rm, rep, err := rewrite.Apply(t.model, g, p, rewrite.Options{ORTGuard: f.ortGuard, Version: version, Inferred: inf})
+	// pm is t.model permuted into the chosen base order (or t.model): the
+	// "before" numbers stay those of t.model as written (BaseOrder).
+	rm, rep, err := rewrite.Apply(pm, g, p, rewrite.Options{ORTGuard: f.ortGuard, Version: version, Inferred: inf, BaseOrder: bc.Perm})
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
@@ -233,8 +239,10 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	res.PlannedPeak, res.PredictedPeak, res.BudgetBytes = rep.PlannedPeakBytes, rep.PredictedPeakBytes, p.BudgetBytes
 	res.OverheadCost, res.Overhead = rep.OverheadCost, rep.OverheadFrac()
 	res.Strategy, res.Note = p.Strategy+"/"+p.Objective, p.Note
-	if rep.BeforePeakBytes > 0 {
-		res.Reduction = 1 - float64(rep.PeakBytes)/float64(rep.BeforePeakBytes)
+	// The reduction is against the base order planned on (the lower of
+	// the two baselines with --base-order best).
+	if b := bc.BaselineBytes(); b > 0 {
+		res.Reduction = 1 - float64(rep.PeakBytes)/float64(b)
 	}
 	if rep.UnsizedValues > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d values have no known size; the simulated peak leaves them out", rep.UnsizedValues))
@@ -357,7 +365,10 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  nodes           %d -> %d (%d clones, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, r.Guards)
-	fmt.Fprintf(w, "  transient peak  %s -> %s (%s), simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes), rwFmtChange(r.Reduction))
+	if r.BaseOrder != "" {
+		fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s)\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak))
+	}
+	fmt.Fprintf(w, "  transient peak  %s -> %s (%s vs the %s order), simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes), rwFmtChange(r.Reduction), r.BaseOrder)
 	fmt.Fprintf(w, "  in ORT's order  %s -> %s, simulated in the order ONNX Runtime is predicted to run\n", planner.HumanBytes(r.BeforeORTPeak), planner.HumanBytes(r.ORTPeak))
 	fmt.Fprintf(w, "  planned peak    %s (schedule replay), DP estimate %s\n", planner.HumanBytes(r.PlannedPeak), planner.HumanBytes(r.PredictedPeak))
 	fmt.Fprintf(w, "  overhead        %s FLOPs recomputed, +%.1f%% of the forward pass\n", rwFmtCount(r.OverheadCost), 100*r.Overhead)
