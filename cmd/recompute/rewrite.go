@@ -240,9 +240,14 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	res.OverheadCost, res.Overhead = rep.OverheadCost, rep.OverheadFrac()
 	res.Strategy, res.Note = p.Strategy+"/"+p.Objective, p.Note
 	// The reduction is against the base order planned on (the lower of
-	// the two baselines with --base-order best).
+	// the two baselines with --base-order best), in the same order: on
+	// ORT's base, the output's peak in the order ORT is predicted to run it.
+	after := rep.PeakBytes
+	if bc.Used == rewrite.BaseORT {
+		after = rep.ORTPeakBytes
+	}
 	if b := bc.BaselineBytes(); b > 0 {
-		res.Reduction = 1 - float64(rep.PeakBytes)/float64(b)
+		res.Reduction = 1 - float64(after)/float64(b)
 	}
 	if rep.UnsizedValues > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d values have no known size; the simulated peak leaves them out", rep.UnsizedValues))
@@ -365,10 +370,8 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  nodes           %d -> %d (%d clones, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, r.Guards)
-	if r.BaseOrder != "" {
-		fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s)\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak))
-	}
-	fmt.Fprintf(w, "  transient peak  %s -> %s (%s vs the %s order), simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes), rwFmtChange(r.Reduction), r.BaseOrder)
+	fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s); %s against it\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak), rwFmtChange(r.Reduction))
+	fmt.Fprintf(w, "  transient peak  %s -> %s, simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes))
 	fmt.Fprintf(w, "  in ORT's order  %s -> %s, simulated in the order ONNX Runtime is predicted to run\n", planner.HumanBytes(r.BeforeORTPeak), planner.HumanBytes(r.ORTPeak))
 	fmt.Fprintf(w, "  planned peak    %s (schedule replay), DP estimate %s\n", planner.HumanBytes(r.PlannedPeak), planner.HumanBytes(r.PredictedPeak))
 	fmt.Fprintf(w, "  overhead        %s FLOPs recomputed, +%.1f%% of the forward pass\n", rwFmtCount(r.OverheadCost), 100*r.Overhead)

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// --base-order: on the built-in U-Net (188², batch 1) ONNX Runtime's order of
+// the training graph peaks lower than the file order, so best plans on it:
+// strategy none's peak is ORT's baseline, below the file order's.
+func TestPlanBaseOrder(t *testing.T) {
+	none := map[string]int64{}
+	for _, mode := range []string{"file", "ort", "best"} {
+		code, stdout, stderr := rwRun(t, "plan", "unet", "--size", "188", "--strategy", "none", "--json", "--base-order", mode)
+		if code != 0 {
+			t.Fatalf("--base-order %s: exit %d: %s", mode, code, stderr)
+		}
+		var rep struct {
+			None int64 `json:"none_transient_peak_bytes"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatalf("--base-order %s: %v", mode, err)
+		}
+		none[mode] = rep.None
+	}
+	if none["ort"] >= none["file"] {
+		t.Fatalf("U-Net none peak: ORT's order %d, file order %d: the test expects ORT's lower", none["ort"], none["file"])
+	}
+	if none["best"] != none["ort"] {
+		t.Errorf("best planned at none peak %d, want ORT's %d (file %d)", none["best"], none["ort"], none["file"])
+	}
+	code, stdout, _ := rwRun(t, "plan", "unet", "--size", "188", "--strategy", "none")
+	if code != 0 || !strings.Contains(stdout, "base order:                ort (") {
+		t.Errorf("plan text report does not name the base order:\n%s", stdout)
+	}
+	if code, _, stderr := rwRun(t, "plan", "unet", "--base-order", "fastest"); code != 2 || !strings.Contains(stderr, "--base-order") {
+		t.Errorf("bad --base-order: exit %d, %q; want a usage error", code, stderr)
+	}
+}
