@@ -9,6 +9,7 @@ import (
 
 	"github.com/onnx-recompute/recompute/autodiff"
 	"github.com/onnx-recompute/recompute/models"
+	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/ort"
 	"github.com/onnx-recompute/recompute/planner"
 	"github.com/onnx-recompute/recompute/rewrite"
@@ -118,22 +119,14 @@ func measureOne(nw MeasureNet, dir, lib string, so ort.Options, opt MeasureOptio
 	if err != nil {
 		return fail(err)
 	}
-	// Plan as `recompute rewrite` does: from the better of the file order and
+	// Plan as `recompute rewrite` does: on the better of the file order and
 	// ONNX Runtime's predicted order (the saved original stays as written).
-	base, bc, err := rewrite.ChooseBaseOrder(train, g, rewrite.BaseBest)
+	base, g, p, bc, err := rewrite.PlanOnBase(train, g, planner.Options{Strategy: "approx", Objective: "memory"}, rewrite.BaseBest,
+		func(pm *onnx.Model, _ []int) (*planner.Graph, error) { return modelGraph(pm) })
 	if err != nil {
 		return fail(err)
-	}
-	if bc.Perm != nil {
-		if g, err = modelGraph(base); err != nil {
-			return fail(err)
-		}
 	}
 	m.Plan += ", " + bc.Used + " order"
-	p, err := planner.Make(g, planner.Options{Strategy: "approx", Objective: "memory"})
-	if err != nil {
-		return fail(err)
-	}
 	rw, rep, err := rewrite.Apply(base, g, p, rewrite.Options{ORTGuard: true, Version: opt.Version, BaseOrder: bc.Perm})
 	if err != nil {
 		return fail(err)

@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -144,4 +145,59 @@ func unpermute(gp *onnxpb.GraphProto, perm []int) (*onnxpb.GraphProto, []int, er
 		origin[i] = k
 	}
 	return og, origin, nil
+}
+
+// PlanOnBase plans m, whose planner graph in file order is g, with opt on
+// the base order mode names ("" means best). With BaseBest, when ONNX
+// Runtime's predicted order has the lower none peak, it plans on both orders
+// and keeps the better plan — under a time objective with a budget the one
+// with less recomputation, otherwise the one with the lower replayed peak —
+// because the lower baseline does not always give the better plan (ResNet-50,
+// batch 8 at 112×112: ORT's order wins without recomputation, the file
+// order's minimum-memory plan is lower). rebuild returns the planner graph of
+// m permuted into another order (perm as in BaseChoice.Perm).
+// The returned model is the one the plan's ops index (m or a permuted copy);
+// pass BaseChoice.Perm to Apply as Options.BaseOrder.
+func PlanOnBase(m *onnx.Model, g *planner.Graph, opt planner.Options, mode string,
+	rebuild func(pm *onnx.Model, perm []int) (*planner.Graph, error)) (*onnx.Model, *planner.Graph, *planner.Plan, BaseChoice, error) {
+	pm, bc, err := ChooseBaseOrder(m, g, mode)
+	if err != nil {
+		return nil, nil, nil, bc, err
+	}
+	pg := g
+	if bc.Perm != nil {
+		if pg, err = rebuild(pm, bc.Perm); err != nil {
+			return nil, nil, nil, bc, fmt.Errorf("in ONNX Runtime's order: %w", err)
+		}
+	}
+	p, perr := planner.Make(pg, opt)
+	if bc.Perm == nil || (mode != "" && mode != BaseBest) {
+		return pm, pg, p, bc, perr
+	}
+	fp, ferr := planner.Make(g, opt)
+	if fileBetter(fp, ferr, p, perr, opt) {
+		fc := bc
+		fc.Used, fc.Perm = BaseFile, nil
+		return m, g, fp, fc, ferr
+	}
+	return pm, pg, p, bc, perr
+}
+
+// fileBetter reports whether the file order's plan (a, aerr) beats ONNX
+// Runtime's order's (b, berr).
+func fileBetter(a *planner.Plan, aerr error, b *planner.Plan, berr error, opt planner.Options) bool {
+	switch {
+	case aerr != nil && berr != nil:
+		var ia, ib *planner.InfeasibleError
+		return errors.As(aerr, &ia) && errors.As(berr, &ib) && ia.MinBytes < ib.MinBytes
+	case aerr != nil:
+		return false
+	case berr != nil:
+		return true
+	}
+	budget := opt.BudgetBytes > 0 || opt.BudgetFrac > 0
+	if opt.Objective == "time" || (opt.Objective == "" && budget) {
+		return a.OverheadCost < b.OverheadCost || (a.OverheadCost == b.OverheadCost && a.PeakBytes < b.PeakBytes)
+	}
+	return a.PeakBytes < b.PeakBytes || (a.PeakBytes == b.PeakBytes && a.OverheadCost < b.OverheadCost)
 }

@@ -39,6 +39,8 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	}
 	var (
 		g        *planner.Graph
+		p        *planner.Plan
+		planErr  error
 		source   string
 		warnings []string
 		bc       rewrite.BaseChoice
@@ -66,13 +68,16 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if g, bc, warnings, err = modelPlannerGraph(t.model, pf); err != nil {
-			return fmt.Errorf("%s: %w", source, err)
+		if g, p, bc, warnings, planErr = modelPlan(t.model, pf, opt); g == nil {
+			return fmt.Errorf("%s: %w", source, planErr)
 		}
 	default:
 		return usagef("want one MODEL.onnx or --cg FILE (see 'recompute plan --help')")
 	}
-	p, err := planner.Make(g, opt)
+	err = planErr
+	if p == nil && err == nil { // cg input
+		p, err = planner.Make(g, opt)
+	}
 	if err != nil {
 		var ie *planner.InfeasibleError
 		if errors.As(err, &ie) {

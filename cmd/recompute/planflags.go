@@ -153,27 +153,29 @@ func parseSize(s string) (int64, error) {
 	return int64(math.Round(b)), nil
 }
 
-// modelPlannerGraph builds the planner graph of a training graph: shape
-// inference (--dim, --batch), the forward/backward split (--loss), then
-// planner.FromModel with --cost (default flops) on the base order
-// --base-order picks (basePlannerGraph). The warnings list unknown ops
-// (planned as kept, never cloned) and values of unknown size.
-func modelPlannerGraph(m *onnx.Model, pf *plannerFlags) (*planner.Graph, rewrite.BaseChoice, []string, error) {
+// modelPlan plans a training graph: shape inference (--dim, --batch), the
+// forward/backward split (--loss), planner.FromModel with --cost (default
+// flops), then planOnBase. A non-nil graph with an error is a planning
+// error (e.g. an infeasible budget); a nil graph, a failure before planning.
+// The warnings list unknown ops (planned as kept, never cloned) and values
+// of unknown size.
+func modelPlan(m *onnx.Model, pf *plannerFlags, opt planner.Options) (*planner.Graph, *planner.Plan, rewrite.BaseChoice, []string, error) {
+	var bc rewrite.BaseChoice
 	dims, err := pf.dimMap()
 	if err != nil {
-		return nil, rewrite.BaseChoice{}, nil, err
+		return nil, nil, bc, nil, err
 	}
 	r, err := ops.Infer(m, ops.Options{Dims: dims, Batch: pf.batch})
 	if err != nil {
-		return nil, rewrite.BaseChoice{}, nil, err
+		return nil, nil, bc, nil, err
 	}
 	s, err := ops.SplitTraining(m, nil, pf.loss)
 	if err != nil {
-		return nil, rewrite.BaseChoice{}, nil, err
+		return nil, nil, bc, nil, err
 	}
-	_, _, g, bc, err := basePlannerGraph(m, r, s, pf)
-	if err != nil {
-		return nil, bc, nil, err
+	_, g, p, bc, err := planOnBase(m, r, s, pf, opt)
+	if g == nil {
+		return nil, nil, bc, nil, err
 	}
 	var warn []string
 	if len(r.Unknown) > 0 {
@@ -181,41 +183,40 @@ func modelPlannerGraph(m *onnx.Model, pf *plannerFlags) (*planner.Graph, rewrite
 	}
 	warn = append(warn, r.Warnings...)
 	warn = append(warn, g.Warnings...)
-	return g, bc, warn, nil
+	return g, p, bc, warn, err
 }
 
-// basePlannerGraph builds the planner graph of training graph m (inference
-// r, split s) and, with --base-order ort or best, rebuilds it on m's nodes
-// permuted into ONNX Runtime's predicted order when that order is chosen
-// (rewrite.ChooseBaseOrder). It returns the model and split the graph
-// belongs to (m and s when the file order is kept; m is never modified).
-func basePlannerGraph(m *onnx.Model, r *ops.Result, s *ops.Split, pf *plannerFlags) (*onnx.Model, *ops.Split, *planner.Graph, rewrite.BaseChoice, error) {
-	var bc rewrite.BaseChoice
+// planOnBase builds the planner graph of training graph m (inference r,
+// split s) and plans it with opt on the base order --base-order picks
+// (rewrite.PlanOnBase: with best, on both orders when ONNX Runtime's has the
+// lower none peak, keeping the better plan). It returns the model the plan
+// indexes (m, or m's nodes permuted; m is never modified). The graph is nil
+// only when planning could not start.
+func planOnBase(m *onnx.Model, r *ops.Result, s *ops.Split, pf *plannerFlags, opt planner.Options) (*onnx.Model, *planner.Graph, *planner.Plan, rewrite.BaseChoice, error) {
 	cost := pf.cost
 	if cost == "" {
 		cost = "flops"
 	}
 	g, err := planner.FromModel(m, r, s, cost)
 	if err != nil {
-		return nil, nil, nil, bc, err
+		return nil, nil, nil, rewrite.BaseChoice{}, err
 	}
-	pm, bc, err := rewrite.ChooseBaseOrder(m, g, pf.baseOrder)
-	if err != nil {
-		return nil, nil, nil, bc, err
+	rebuild := func(pm *onnx.Model, perm []int) (*planner.Graph, error) {
+		ps := *s
+		ps.Forward = make([]bool, len(perm))
+		for k, i := range perm {
+			ps.Forward[k] = s.Forward[i]
+		}
+		return planner.FromModel(pm, r, &ps, cost)
 	}
-	if bc.Perm == nil {
-		return m, s, g, bc, nil
+	pm, pg, p, bc, err := rewrite.PlanOnBase(m, g, opt, pf.baseOrder, rebuild)
+	if pg == nil {
+		pg = g
+		if bc.Used == "" {
+			return nil, nil, nil, bc, err
+		}
 	}
-	ps := *s
-	ps.Forward = make([]bool, len(bc.Perm))
-	for k, i := range bc.Perm {
-		ps.Forward[k] = s.Forward[i]
-	}
-	pg, err := planner.FromModel(pm, r, &ps, cost)
-	if err != nil {
-		return nil, nil, nil, bc, fmt.Errorf("in ONNX Runtime's order: %w", err)
-	}
-	return pm, &ps, pg, bc, nil
+	return pm, pg, p, bc, err
 }
 
 // baseOrderNote describes the base order for reports.

@@ -213,12 +213,11 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	if len(inf.Unknown) > 0 {
 		res.Warnings = append(res.Warnings, "ops without a rule (kept, never cloned): "+strings.Join(inf.Unknown, ", "))
 	}
-	pm, _, g, bc, err := basePlannerGraph(t.model, inf, t.split, f.pf)
-	if err != nil {
+	pm, g, p, bc, err := planOnBase(t.model, inf, t.split, f.pf, po)
+	if g == nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
 	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = bc.Used, bc.FilePeakBytes, bc.ORTPeakBytes
-	p, err := planner.Make(g, po)
 	if err != nil {
 		var ie *planner.InfeasibleError
 		if errors.As(err, &ie) {
@@ -239,14 +238,19 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	res.PlannedPeak, res.PredictedPeak, res.BudgetBytes = rep.PlannedPeakBytes, rep.PredictedPeakBytes, p.BudgetBytes
 	res.OverheadCost, res.Overhead = rep.OverheadCost, rep.OverheadFrac()
 	res.Strategy, res.Note = p.Strategy+"/"+p.Objective, p.Note
-	// The reduction is against the base order planned on (the lower of
-	// the two baselines with --base-order best), in the same order: on
-	// ORT's base, the output's peak in the order ORT is predicted to run it.
+	// The reduction is the output's peak in the order it was planned in
+	// (on ORT's base, the order ORT is predicted to run it) against the
+	// lower of the two baselines: what the unmodified graph would have
+	// needed in the better order, even when the file order planned better.
 	after := rep.PeakBytes
 	if bc.Used == rewrite.BaseORT {
 		after = rep.ORTPeakBytes
 	}
-	if b := bc.BaselineBytes(); b > 0 {
+	b := bc.BaselineBytes()
+	if o := bc.ORTPeakBytes; o > 0 && o < b {
+		b = o
+	}
+	if b > 0 {
 		res.Reduction = 1 - float64(after)/float64(b)
 	}
 	if rep.UnsizedValues > 0 {
@@ -370,7 +374,7 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  nodes           %d -> %d (%d clones, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, r.Guards)
-	fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s); %s against it\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak), rwFmtChange(r.Reduction))
+	fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s); %s against the lower\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak), rwFmtChange(r.Reduction))
 	fmt.Fprintf(w, "  transient peak  %s -> %s, simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes))
 	fmt.Fprintf(w, "  in ORT's order  %s -> %s, simulated in the order ONNX Runtime is predicted to run\n", planner.HumanBytes(r.BeforeORTPeak), planner.HumanBytes(r.ORTPeak))
 	fmt.Fprintf(w, "  planned peak    %s (schedule replay), DP estimate %s\n", planner.HumanBytes(r.PlannedPeak), planner.HumanBytes(r.PredictedPeak))
