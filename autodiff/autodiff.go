@@ -710,32 +710,9 @@ func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 // live drops nodes no graph output depends on (e.g. the constants that fed
 // BatchNormalization's running statistics, unused in training mode).
 func live(nodes []*onnxpb.NodeProto, outputs []*onnxpb.ValueInfoProto) []*onnxpb.NodeProto {
-	prod := map[string]int{}
-	for i, n := range nodes {
-		for _, o := range n.Output {
-			prod[o] = i
-		}
+	names := make([]string, len(outputs))
+	for i, o := range outputs {
+		names[i] = o.GetName()
 	}
-	keep := make([]bool, len(nodes))
-	var stack []string
-	for _, o := range outputs {
-		stack = append(stack, o.GetName())
-	}
-	for len(stack) > 0 {
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		i, ok := prod[v]
-		if !ok || keep[i] {
-			continue
-		}
-		keep[i] = true
-		stack = append(stack, nodes[i].Input...)
-	}
-	out := nodes[:0:0]
-	for i, n := range nodes {
-		if keep[i] {
-			out = append(out, n)
-		}
-	}
-	return out
+	return onnx.Ancestors(nodes, names...)
 }

@@ -243,7 +243,7 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 	// The finite differences need the loss only: a copy pruned to the
 	// loss's ancestors runs the forward part alone.
 	lg := &onnxpb.GraphProto{Name: cg.Name, Input: append([]*onnxpb.ValueInfoProto{}, cg.Input...), Output: cg.Output[:1], Initializer: cg.Initializer}
-	lossNodes, err := fixedDropout(lg, ancestors(cg.Node, cg.Output[0].GetName()))
+	lossNodes, err := fixedDropout(lg, onnx.Ancestors(cg.Node, cg.Output[0].GetName()))
 	if err != nil {
 		return nil, err
 	}
@@ -471,35 +471,6 @@ func valueInfo(name string, dims []int64) *onnxpb.ValueInfoProto {
 	}
 	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
 		ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Shape: shape}}}}
-}
-
-// ancestors returns the nodes (in order) that the value out depends on.
-func ancestors(nodes []*onnxpb.NodeProto, out string) []*onnxpb.NodeProto {
-	prod := map[string]int{}
-	for i, n := range nodes {
-		for _, o := range n.Output {
-			prod[o] = i
-		}
-	}
-	keep := make([]bool, len(nodes))
-	stack := []string{out}
-	for len(stack) > 0 {
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		i, ok := prod[v]
-		if !ok || keep[i] {
-			continue
-		}
-		keep[i] = true
-		stack = append(stack, nodes[i].Input...)
-	}
-	var res []*onnxpb.NodeProto
-	for i, n := range nodes {
-		if keep[i] {
-			res = append(res, n)
-		}
-	}
-	return res
 }
 
 // constantWeight returns a random initializer standing in for a forward
