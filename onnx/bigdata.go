@@ -39,29 +39,40 @@ var bigRawBytes = 1 << 16
 // decodeOwned decodes data, which the caller hands over: large raw_data
 // fields of graph initializers alias it instead of being copied.
 func decodeOwned(data []byte) (*Model, error) {
+	m, _, err := decodeMapped(data)
+	return m, err
+}
+
+// decodeMapped is decodeOwned that also reports whether the model aliases
+// data; when it does not, everything was copied out of data.
+func decodeMapped(data []byte) (m *Model, aliased bool, err error) {
 	if len(data) == 0 {
-		return nil, fmt.Errorf("not an ONNX model: empty input")
+		return nil, false, fmt.Errorf("not an ONNX model: empty input")
 	}
 	if len(data) < bigRawBytes {
-		return Decode(data) // nothing large enough to be worth aliasing
+		m, err = Decode(data) // nothing large enough to be worth aliasing
+		return m, false, err
 	}
 	stripped, blobs, ok := stripRawData(data)
 	if !ok || len(blobs) == 0 {
-		return Decode(data)
+		m, err = Decode(data)
+		return m, false, err
 	}
-	m, err := Decode(stripped)
+	m, err = Decode(stripped)
 	if err != nil {
 		// Report the error on the real bytes, not the rewritten ones.
-		return Decode(data)
+		m, err = Decode(data)
+		return m, false, err
 	}
 	inits := m.Proto.GetGraph().GetInitializer()
 	for _, b := range blobs {
 		if b.init >= len(inits) || inits[b.init].RawData != nil {
-			return Decode(data)
+			m, err = Decode(data)
+			return m, false, err
 		}
 		inits[b.init].RawData = b.raw[:len(b.raw):len(b.raw)]
 	}
-	return m, nil
+	return m, true, nil
 }
 
 type rawBlob struct {

@@ -16,10 +16,30 @@ func withBigRawBytes(t testing.TB, n int) {
 	t.Cleanup(func() { bigRawBytes = old })
 }
 
+// withMapMinBytes runs f with the file size from which Load maps set to n.
+func withMapMinBytes(t testing.TB, n int64) {
+	old := mapMinBytes
+	mapMinBytes = n
+	t.Cleanup(func() { mapMinBytes = old })
+}
+
 // TestNoCopyPathRoundTrip forces every raw_data tensor through the no-copy
-// Load and chunked Save and requires the same bytes as the file and as
-// proto.Marshal, and the same message as a plain Unmarshal.
+// Load (from a mapped file and from a file read into memory) and chunked
+// Save and requires the same bytes as the file and as proto.Marshal, and
+// the same message as a plain Unmarshal.
 func TestNoCopyPathRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mapMin int64
+	}{{"mapped", 1}, {"read", 1 << 62}} {
+		t.Run(tc.name, func(t *testing.T) {
+			withMapMinBytes(t, tc.mapMin)
+			noCopyRoundTrip(t)
+		})
+	}
+}
+
+func noCopyRoundTrip(t *testing.T) {
 	withBigRawBytes(t, 1)
 	corpus, testdata := modelFiles(t)
 	out := filepath.Join(t.TempDir(), "out.onnx")
@@ -116,5 +136,36 @@ func TestNoCopyFallback(t *testing.T) {
 	}
 	if !proto.Equal(lm.Proto, plain.Proto) {
 		t.Error("fallback decode differs from proto.Unmarshal")
+	}
+}
+
+// A mapped model stays valid when its file is replaced by Save (a rename):
+// the mapping keeps the old contents.
+func TestMappedModelSurvivesReplace(t *testing.T) {
+	withMapMinBytes(t, 1)
+	withBigRawBytes(t, 16)
+	m := generatedModel(3, 4096)
+	want, err := proto.Marshal(m.Proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.onnx")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := generatedModel(1, 64)
+	if err := other.Save(path); err != nil { // replaces the file under the mapping
+		t.Fatal(err)
+	}
+	got, err := proto.Marshal(loaded.Proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("mapped model changed when its file was replaced (first difference at byte %d)", firstDiff(got, want))
 	}
 }

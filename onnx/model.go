@@ -3,6 +3,7 @@ package onnx
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
@@ -19,18 +20,50 @@ type Model struct {
 	Path string
 }
 
+// mapMinBytes is the file size from which Load maps the file instead of
+// reading it. A variable so tests can map small files.
+var mapMinBytes int64 = 16 << 20
+
 // Load reads and decodes the model at path. External weight files are not
 // opened; see TensorBytes. Large raw_data of initializers is not copied out
-// of the file buffer (see bigdata.go).
+// of the file (see bigdata.go).
+//
+// A file of 16 MiB or more is memory-mapped copy-on-write (on Unix) when it
+// has such raw_data: the weights are read from disk only when touched (Save
+// streams them out), they do not count toward the Go heap, and the mapping
+// lives as long as the process, because any model derived from this one may
+// share its tensors. Replacing the file with a new one (as Save does, by
+// rename) is safe; truncating it in place while the model is in use is not.
 func Load(path string) (*Model, error) {
-	st, err := os.Stat(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, unwrapPath(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, unwrapPath(err))
 	}
 	if st.IsDir() {
 		return nil, fmt.Errorf("load %s: is a directory, not an .onnx file", path)
 	}
-	data, err := os.ReadFile(path)
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("load %s: not an ONNX model: empty file", path)
+	}
+	if st.Size() >= mapMinBytes && st.Mode().IsRegular() {
+		if data, ok := mapFile(f, st.Size()); ok {
+			m, aliased, err := decodeMapped(data)
+			if !aliased {
+				unmapFile(data) // nothing points into it
+			}
+			if err != nil {
+				return nil, fmt.Errorf("load %s: %w", path, err)
+			}
+			m.Path = path
+			return m, nil
+		}
+	}
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, unwrapPath(err))
 	}

@@ -140,10 +140,44 @@ type lowerSet struct {
 	// a node outside the lower set L never re-enters L.
 	reach bitset
 	back  int64 // M(A) + M(B \ A): gradients flowing in and other inputs their consumers need
+	// gen is v when the set is L_v, v and its ancestors (the approximate
+	// family's sets), else -1: then L_v ⊆ L' for a lower set L' exactly
+	// when v ∈ L'.
+	gen int
+	// full is the number of leading words of bits that are all ones;
+	// words is one past the last non-zero word. Differences L' \ L only
+	// involve the words [L.full, L'.words).
+	full, words int
+}
+
+// subsetOf reports whether a ⊆ b for lower sets of one DAG.
+func (a *lowerSet) subsetOf(b *lowerSet) bool {
+	switch {
+	case a.size > b.size:
+		return false
+	case a.size == 0:
+		return true
+	case a.gen >= 0:
+		return b.bits.has(a.gen)
+	}
+	for w := range a.words {
+		if a.bits[w]&^b.bits[w] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *dag) newLowerSet(b bitset) lowerSet {
-	ls := lowerSet{bits: b, size: b.count(), boundary: newBitset(d.n), kept: newBitset(d.n), reach: newBitset(d.n)}
+	ls := lowerSet{bits: b, size: b.count(), boundary: newBitset(d.n), kept: newBitset(d.n), reach: newBitset(d.n), gen: -1}
+	for ls.full < len(b) && b[ls.full] == ^uint64(0) {
+		ls.full++
+	}
+	for w := range b {
+		if b[w] != 0 {
+			ls.words = w + 1
+		}
+	}
 	a := newBitset(d.n)
 	b.each(func(v int) {
 		ls.mem += d.mem[v]
@@ -238,23 +272,31 @@ func (d *dag) ancestorSets() []bitset {
 // approxFamily is PAPER.md §5's family: ∅, every L_v, and V; sorted by size.
 func (d *dag) approxFamily() []lowerSet {
 	fam := []bitset{newBitset(d.n)}
+	gens := []int{-1}
 	seen := map[string]bool{fam[0].key(): true}
-	for _, b := range d.ancestorSets() {
+	for v, b := range d.ancestorSets() {
 		if k := b.key(); !seen[k] {
 			seen[k] = true
 			fam = append(fam, b)
+			gens = append(gens, v)
 		}
 	}
 	if k := d.all.key(); !seen[k] {
 		fam = append(fam, d.all.clone())
+		gens = append(gens, -1)
 	}
-	return d.family(fam)
+	return d.family(fam, gens)
 }
 
-func (d *dag) family(sets []bitset) []lowerSet {
+// family returns the lower sets sets (with generators gens, nil for none)
+// sorted by size.
+func (d *dag) family(sets []bitset, gens []int) []lowerSet {
 	out := make([]lowerSet, len(sets))
 	for i, b := range sets {
 		out[i] = d.newLowerSet(b)
+		if gens != nil {
+			out[i].gen = gens[i]
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].size < out[j].size })
 	return out
@@ -322,7 +364,7 @@ func (d *dag) exactFamily(limit int) ([]lowerSet, error) {
 	if count > limit {
 		return nil, &TooManyLowerSetsError{Count: count, Limit: limit}
 	}
-	return d.family(all), nil
+	return d.family(all, nil), nil
 }
 
 func itoa(n int) string {

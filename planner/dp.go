@@ -1,8 +1,11 @@
 package planner
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"runtime"
+	"slices"
+	"sync"
 )
 
 // edge is one DP transition L -> L' (family indexes), with the quantities
@@ -18,8 +21,9 @@ import (
 //     bytes m: M(kept ∪ R) (M(V') for the last segment) + M(V') for the
 //     gradients + M(A) + M(B \ A).
 type edge struct {
-	to           int32
-	dt, dm, peak int64
+	to       int32
+	dt       int32 // DP units: the total is at most maxUnits
+	dm, peak int64
 }
 
 // dpModel is a DAG with a family of lower sets, sorted by size.
@@ -51,12 +55,21 @@ func newDPModel(d *dag, fam []lowerSet) *dpModel {
 		p.sizeEnd[s] = j
 	}
 	if len(fam) <= maxCachedSets {
+		// Rows are independent: computed by one goroutine per CPU, each
+		// taking every workers-th row (rows shrink as i grows).
 		p.cache = make([][]edge, len(fam))
-		for i := range fam {
-			p.cache[i] = p.edges(i, nil)
-			e := p.cache[i]
-			sort.Slice(e, func(a, b int) bool { return e[a].peak < e[b].peak })
+		workers := min(runtime.GOMAXPROCS(0), max(1, len(fam)/64))
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(fam); i += workers {
+					e := p.edges(i, nil)
+					slices.SortFunc(e, func(a, b edge) int { return cmp.Compare(a.peak, b.peak) })
+					p.cache[i] = slices.Clip(e)
+				}
+			})
 		}
+		wg.Wait()
 	}
 	return p
 }
@@ -66,7 +79,7 @@ func (p *dpModel) pair(i, j int) edge {
 	L, Lp := &p.fam[i], &p.fam[j]
 	memV := Lp.mem - L.mem
 	var dm, memR, dt int64
-	for w := range Lp.bits {
+	for w := L.full; w < Lp.words; w++ {
 		l := L.bits[w]
 		if k := Lp.kept[w] &^ l; k != 0 {
 			dm += p.mem.word(w, k)
@@ -80,7 +93,7 @@ func (p *dpModel) pair(i, j int) edge {
 	if Lp.size == p.d.n {
 		e.peak = 2*memV + Lp.back
 	} else {
-		e.dt = dt
+		e.dt = int32(dt)
 		e.peak = dm + memR + memV + Lp.back
 	}
 	return e
@@ -89,9 +102,9 @@ func (p *dpModel) pair(i, j int) edge {
 // edges appends every transition out of family set i to buf.
 func (p *dpModel) edges(i int, buf []edge) []edge {
 	buf = buf[:0]
-	Li := p.fam[i].bits
-	for j := p.sizeEnd[p.fam[i].size]; j < len(p.fam); j++ {
-		if Li.subsetOf(p.fam[j].bits) {
+	Li := &p.fam[i]
+	for j := p.sizeEnd[Li.size]; j < len(p.fam); j++ {
+		if Li.subsetOf(&p.fam[j]) {
 			buf = append(buf, p.pair(i, j))
 		}
 	}
@@ -175,7 +188,7 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 				if s.m+e.peak > B {
 					continue
 				}
-				t := s.t + e.dt
+				t := s.t + int64(e.dt)
 				if !memoryCentric && t > ub {
 					continue
 				}
@@ -286,7 +299,7 @@ func (p *dpModel) overheadOf(seq []int) int64 {
 	var t int64
 	prev := 0
 	for _, j := range seq {
-		t += p.pair(prev, j).dt
+		t += int64(p.pair(prev, j).dt)
 		prev = j
 	}
 	return t

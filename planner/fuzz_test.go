@@ -128,15 +128,28 @@ func TestPairMatchesDefinition(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Give the principal sets (L_v: v and its ancestors) their
+		// generator, as the approximate family does, so that both ways of
+		// testing inclusion are checked against the bitsets.
+		for v, b := range d.ancestorSets() {
+			for i := range fam {
+				if fam[i].bits.equal(b) {
+					fam[i].gen = v
+				}
+			}
+		}
 		m := newDPModel(d, fam)
 		for i := range fam {
 			for j := range fam {
+				if got, want := fam[i].subsetOf(&fam[j]), fam[i].bits.subsetOf(fam[j].bits); got != want {
+					t.Fatalf("trial %d: set %d ⊆ set %d: got %v, want %v (gen %d)", trial, i, j, got, want, fam[i].gen)
+				}
 				if fam[j].size <= fam[i].size || !fam[i].bits.subsetOf(fam[j].bits) {
 					continue
 				}
 				e := m.pair(i, j)
 				dt, dm, peak := slowPair(d, fam[i].bits, fam[j].bits)
-				if e.dt != dt || e.dm != dm || e.peak != peak {
+				if int64(e.dt) != dt || e.dm != dm || e.peak != peak {
 					t.Fatalf("trial %d pair %d->%d: got (%d %d %d), want (%d %d %d)", trial, i, j, e.dt, e.dm, e.peak, dt, dm, peak)
 				}
 			}

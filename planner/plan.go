@@ -406,9 +406,17 @@ func (c *planCtx) searchDP(m *dpModel) error {
 		seen[key] = x
 		return x, true, nil
 	}
+	// Objective memory looks for the lowest replayed peak: on families
+	// whose transitions are cached, its candidates are the memory-centric
+	// answers (the most recomputation a budget allows; on every built-in
+	// network the plan chosen was a memory-centric one, refined), and
+	// time-centric solves, whose fronts are far wider there, are skipped.
+	// Feasibility does not depend on the objective: both keep the least
+	// kept memory at every set.
+	mcOnly := c.opt.Objective == "memory" && m.cache != nil
 	// Smallest feasible internal budget (relative precision tol).
 	lo := int64(0)
-	if _, ok := m.solve(hi, false); !ok {
+	if _, ok := m.solve(hi, mcOnly); !ok {
 		return errors.New("internal error: the single-segment sequence is infeasible at its own peak")
 	}
 	// Families too large to cache their transitions cost seconds per DP
@@ -419,7 +427,7 @@ func (c *planCtx) searchDP(m *dpModel) error {
 	}
 	for hi-lo > 1 && float64(hi-lo) > tol*float64(hi) {
 		mid := lo + (hi-lo)/2
-		if _, ok := m.solve(mid, false); ok {
+		if _, ok := m.solve(mid, mcOnly); ok {
 			hi = mid
 		} else {
 			lo = mid
@@ -439,6 +447,9 @@ func (c *planCtx) searchDP(m *dpModel) error {
 	failsAt := int64(-1)
 	for j, b := range ladder {
 		for _, mc := range []bool{false, true} {
+			if !mc && mcOnly {
+				continue
+			}
 			if mc && m.cache == nil && j > 0 {
 				// Memory-centric fronts are wide (no overhead bound
 				// prunes them): on large families only at the smallest

@@ -104,7 +104,7 @@ func bruteForce(m *dpModel, B int64, memoryCentric bool) (int64, bool) {
 			if mem+e.peak > B {
 				continue
 			}
-			dfs(j, mem+e.dm, t+e.dt)
+			dfs(j, mem+e.dm, t+int64(e.dt))
 		}
 	}
 	dfs(0, 0, 0)

@@ -86,10 +86,10 @@ func (c *planCtx) climb(m *dpModel, cur *candidate, maxEvals int, deadline time.
 		for j := 1; j < len(m.fam)-1; j++ {
 			// Position: after the last member that is a proper subset.
 			at := 0
-			for at < len(seq) && m.fam[seq[at]].size < m.fam[j].size && m.fam[seq[at]].bits.subsetOf(m.fam[j].bits) {
+			for at < len(seq) && m.fam[seq[at]].size < m.fam[j].size && m.fam[seq[at]].subsetOf(&m.fam[j]) {
 				at++
 			}
-			if at < len(seq) && m.fam[seq[at]].size > m.fam[j].size && m.fam[j].bits.subsetOf(m.fam[seq[at]].bits) {
+			if at < len(seq) && m.fam[seq[at]].size > m.fam[j].size && m.fam[j].subsetOf(&m.fam[seq[at]]) {
 				moves = append(moves, move{drop: -1, insert: j, at: at})
 			}
 			// Replace a neighbour: move a segment end.
@@ -102,8 +102,8 @@ func (c *planCtx) climb(m *dpModel, cur *candidate, maxEvals int, deadline time.
 					lo = seq[k-1]
 				}
 				hi := seq[k+1]
-				okLo := lo < 0 || (m.fam[lo].size < m.fam[j].size && m.fam[lo].bits.subsetOf(m.fam[j].bits))
-				okHi := m.fam[j].size < m.fam[hi].size && m.fam[j].bits.subsetOf(m.fam[hi].bits)
+				okLo := lo < 0 || (m.fam[lo].size < m.fam[j].size && m.fam[lo].subsetOf(&m.fam[j]))
+				okHi := m.fam[j].size < m.fam[hi].size && m.fam[j].subsetOf(&m.fam[hi])
 				if okLo && okHi {
 					moves = append(moves, move{drop: k, insert: j, at: k})
 				}

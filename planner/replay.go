@@ -125,15 +125,19 @@ func Liveness(g *Graph, order []int) Schedule {
 	keep := func(v int) bool { return g.Values[v].Resident || g.Values[v].Output }
 	needed := make([]bool, nv)
 	mark := make([]int, nv) // position+1 at which v was already listed for freeing
-	frees := make([][]int, len(order))
+	// The frees of every position, one group per position from the last
+	// to the first: position p's group is frees[start[p]:start[p-1]].
+	frees := make([]int, 0, nv)
+	start := make([]int, len(order)+1)
 	for p := len(order) - 1; p >= 0; p-- {
+		start[p+1] = len(frees)
 		op := &g.Ops[order[p]]
 		touch := func(v int) {
 			if keep(v) || needed[v] || mark[v] == p+1 {
 				return
 			}
 			mark[v] = p + 1
-			frees[p] = append(frees[p], v)
+			frees = append(frees, v)
 		}
 		for _, v := range op.Outputs {
 			touch(v)
@@ -148,10 +152,11 @@ func Liveness(g *Graph, order []int) Schedule {
 			needed[v] = true
 		}
 	}
-	s := make(Schedule, 0, 2*len(order))
+	start[0] = len(frees)
+	s := make(Schedule, 0, len(order)+len(frees))
 	for p, o := range order {
 		s = append(s, Compute(o))
-		for _, v := range frees[p] {
+		for _, v := range frees[start[p+1]:start[p]] {
 			s = append(s, FreeStep(v))
 		}
 	}

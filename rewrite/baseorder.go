@@ -170,11 +170,20 @@ func PlanOnBase(m *onnx.Model, g *planner.Graph, opt planner.Options, mode strin
 			return nil, nil, nil, bc, fmt.Errorf("in ONNX Runtime's order: %w", err)
 		}
 	}
-	p, perr := planner.Make(pg, opt)
 	if bc.Perm == nil || (mode != "" && mode != BaseBest) {
+		p, perr := planner.Make(pg, opt)
 		return pm, pg, p, bc, perr
 	}
-	fp, ferr := planner.Make(g, opt)
+	// Both orders: the two plans are independent, so they run at once.
+	var fp *planner.Plan
+	var ferr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fp, ferr = planner.Make(g, opt)
+	}()
+	p, perr := planner.Make(pg, opt)
+	<-done
 	if fileBetter(fp, ferr, p, perr, opt) {
 		fc := bc
 		fc.Used, fc.Perm = BaseFile, nil

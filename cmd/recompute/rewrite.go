@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -261,6 +262,13 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	}
 	if ext := rwExternalData(t.model); ext != "" && t.model.Path != "" && !rwSameDir(t.model.Path, out) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("weights stay in the external file %s; copy it beside %s", ext, out))
+	}
+	if st, err := os.Stat(in); err == nil && st.Size() >= 64<<20 {
+		// The planner's memory is garbage now; give it back to the OS
+		// before Save streams a large model's weights through memory, so
+		// that the two do not add up in the peak RSS (one collection of a
+		// small heap: milliseconds).
+		debug.FreeOSMemory()
 	}
 	if err := rm.Save(out); err != nil {
 		return res, err
