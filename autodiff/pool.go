@@ -8,9 +8,16 @@ import (
 )
 
 // gradMaxPool reruns MaxPool on X for its Indices output (flat indices into
-// X, padding not counted — ONNX MaxPool-8+), then scatters dY into zeros
-// with ScatterElements(reduction=add). It reads X, not Y; the int64 indices
-// exist only inside the backward.
+// X, padding not counted — ONNX MaxPool-8+), then puts dY at those indices.
+// It reads X, not Y; the int64 indices exist only inside the backward.
+//
+// When the windows cannot overlap (every stride at least its kernel, no
+// dilation) each input element is the maximum of at most one window, the
+// indices are distinct, and MaxUnpool(dY, indices, shape of X) is the
+// gradient: one tensor the size of X. Otherwise windows can share their
+// maximum and the gradients must add up: ScatterElements(reduction=add) of
+// dY into zeros, which holds two tensors the size of X at once. MaxUnpool
+// is used for float32 only, the one type ONNX Runtime's CPU kernel takes.
 func gradMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	x := n.Input[0]
 	xd, err := b.shape(x)
@@ -31,6 +38,17 @@ func gradMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	outs := b.emit("MaxPool", "rerun", []string{x}, 2, keep...)
 	b.setShape(outs[0], b.elem(x), yd)
 	b.setShape(outs[1], onnxpb.TensorProto_INT64, yd)
+	if unpoolable(n, xd, b.elem(x)) {
+		a := attrsOf(n)
+		attrs := []*onnxpb.AttributeProto{build.AttrInts("kernel_shape", a.ints("kernel_shape")...)}
+		if s := a.ints("strides"); s != nil {
+			attrs = append(attrs, build.AttrInts("strides", s...))
+		}
+		dx := b.op("MaxUnpool", "unpool", []string{dy[0], outs[1], b.constI64(xd...)}, attrs...)
+		b.setShape(dx, b.elem(x), xd)
+		b.addGrad(x, dx)
+		return nil
+	}
 	total := numel(xd)
 	idx := b.reshape("indices_flat", outs[1], []int64{numel(yd)})
 	upd := b.reshape("dY_flat", dy[0], []int64{numel(yd)})
@@ -39,6 +57,34 @@ func gradMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.setShape(s, b.elem(x), []int64{total})
 	b.addGrad(x, b.reshape("dX", s, xd))
 	return nil
+}
+
+// unpoolable reports whether MaxPool node n (input dims xd, element type
+// elem) has windows that never overlap, so that MaxUnpool inverts its
+// indices: 1 to 3 spatial axes, every stride at least its kernel, no
+// dilation, float32.
+func unpoolable(n *onnxpb.NodeProto, xd []int64, elem onnxpb.TensorProto_DataType) bool {
+	a := attrsOf(n)
+	k, s := a.ints("kernel_shape"), a.ints("strides")
+	r := len(xd) - 2
+	if elem != onnxpb.TensorProto_FLOAT || r < 1 || r > 3 || len(k) != r || (s != nil && len(s) != r) {
+		return false
+	}
+	for _, d := range a.ints("dilations") {
+		if d != 1 {
+			return false
+		}
+	}
+	for i := range k {
+		st := int64(1)
+		if s != nil {
+			st = s[i]
+		}
+		if st < k[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // gradAveragePool: dX = ConvTranspose(dY · 1/count, ones kernel, one group
