@@ -103,6 +103,7 @@ type candidate struct {
 	order     []int
 	sched     Schedule
 	rep       *Replayed
+	resched   int // moves of reschedule (resched.go) applied
 }
 
 // try schedules and replays a lower-set sequence (see build), records
@@ -228,6 +229,12 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if best.resched > 0 {
+		if note != "" {
+			note += "; "
+		}
+		note += fmt.Sprintf("peak-directed rescheduling: %d moves (idle values recomputed later, backward ops delayed)", best.resched)
+	}
 	if best.keep != nil && note == "" {
 		n := 0
 		for v, k := range best.keep {
@@ -253,6 +260,33 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 	}
 	p.Seconds = time.Since(start).Seconds()
 	return p, nil
+}
+
+// rescheduleBest runs the peak-directed rescheduling of resched.go on the
+// lowest-peak candidate among none and c.cands[from:] (the DP strategies'
+// own), when the plan is after the least memory (objective memory) or when
+// no candidate meets the budget (then it stops once one does), and adds the
+// result to the candidates.
+func (c *planCtx) rescheduleBest(from int) {
+	start := c.none
+	for _, x := range c.cands[from:] {
+		if start == nil || x.rep.PeakBytes < start.rep.PeakBytes {
+			start = x
+		}
+	}
+	if start == nil {
+		return
+	}
+	stopAt := int64(0)
+	if c.opt.Objective != "memory" {
+		if c.budget <= 0 || start.rep.PeakBytes <= c.budget {
+			return
+		}
+		stopAt = c.budget
+	}
+	if y := c.reschedule(start, stopAt); y != nil {
+		c.cands = append(c.cands, y)
+	}
 }
 
 // choose picks the plan among the replayed candidates: those within the
@@ -345,13 +379,19 @@ func planChen(c *planCtx) error {
 }
 
 // planApprox is PAPER.md §5, plus, under a budget with objective time, the
-// cost-aware candidates of hybrid.go on the DP's sequences.
+// cost-aware candidates of hybrid.go on the DP's sequences, and the
+// peak-directed rescheduling of resched.go.
 func planApprox(c *planCtx) error {
+	from := len(c.cands)
 	m := newDPModel(c.d, c.d.approxFamily())
 	if err := c.searchDP(m); err != nil {
 		return err
 	}
-	return c.hybrid(m)
+	if err := c.hybrid(m); err != nil {
+		return err
+	}
+	c.rescheduleBest(from)
+	return nil
 }
 
 // planExact is PAPER.md §4 over every lower set. The approximate family is
@@ -369,6 +409,7 @@ func planExact(c *planCtx) error {
 	if err := c.hybrid(m); err != nil {
 		return err
 	}
+	c.rescheduleBest(0)
 	return planApprox(c)
 }
 

@@ -191,7 +191,9 @@ func (r *planReport) writeText(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  none transient peak:       %s\n", mib(r.NonePeakBytes))
 	model := "the DP's model"
-	if r.Strategy == "none" || r.Strategy == "chen" || r.Note != "" {
+	if r.Strategy == "none" || r.Strategy == "chen" || strings.Contains(r.Note, "none") {
+		// none and chen have no memory model; a plan that fell back to
+		// none (the note says so) predicts none's replayed peak.
 		model = "no DP model here: the replayed peak"
 	}
 	fmt.Fprintf(w, "  predicted transient peak:  %s (%s)\n", mib(r.PredictedPeakBytes), model)
