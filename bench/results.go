@@ -22,8 +22,9 @@ type Results struct {
 	MeasureNote  string     `json:"measure_note,omitempty"`
 	TotalSeconds float64    `json:"total_seconds"`
 	// CPUSeconds is the user+system CPU time of this process (the planner
-	// is single-threaded): on a shared machine, wall time over CPU time is
-	// the share of a core the run got.
+	// builds its DP transitions on every core, the rest runs on one): CPU
+	// time over wall time mixes the parallel share and, on a shared
+	// machine, the share of the cores the run got.
 	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
