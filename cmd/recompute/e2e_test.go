@@ -31,7 +31,7 @@ var e2eCases = []e2eCase{
 	// The sizes of issue 5's "Done when".
 	{name: "resnet50", args: []string{"--batch", "8", "--size", "224", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.6},
 	{name: "gpt2", args: []string{"--batch", "2", "--seq", "512", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.6},
-	{name: "unet", args: []string{"--size", "572"}, full: true, simRatio: 0.75, measuredRatio: 0.9},
+	{name: "unet", args: []string{"--size", "572"}, full: true, simRatio: 0.65, measuredRatio: 0.75},
 }
 
 // e2eVerify is the part of `recompute verify --json` the test reads.
