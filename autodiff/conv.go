@@ -2,6 +2,7 @@ package autodiff
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -247,6 +248,9 @@ func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
+	if parts, sizes := b.channelConcat(x, n); parts != nil && g.group == 1 {
+		return gradConvOfConcat(b, n, dy[0], parts, sizes, g)
+	}
 	if b.needs[w] {
 		dw, err := b.weightGrad(x, dy[0], g)
 		if err != nil {
@@ -263,6 +267,82 @@ func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	}
 	if bias := input(n, 2); bias != "" && b.needs[bias] {
 		b.addGrad(bias, b.biasGrad(dy[0]))
+	}
+	return nil
+}
+
+// channelConcat returns the inputs of x and their channel counts when x is
+// the output of a forward Concat on the channel axis (axis 1) and conv is
+// its only reader: the convolution is then the sum of convolutions of the
+// parts with the matching slices of W, and its gradient needs the parts,
+// never the concatenation. Otherwise nil.
+func (b *builder) channelConcat(x string, conv *onnxpb.NodeProto) ([]string, []int64) {
+	cat := b.fwdNode(x)
+	for _, n := range b.fwd {
+		if n != conv && slices.Contains(n.Input, x) {
+			return nil, nil
+		}
+	}
+	if cat == nil || cat.GetOpType() != "Concat" || len(cat.Input) < 2 {
+		return nil, nil
+	}
+	xd := b.shapes[x].dims
+	if normAxis(attrsOf(cat).int("axis", 0), len(xd)) != 1 {
+		return nil, nil
+	}
+	var sizes []int64
+	for _, in := range cat.Input {
+		d, err := b.shape(in)
+		if err != nil || b.elem(in) != b.elem(x) {
+			return nil, nil
+		}
+		sizes = append(sizes, d[1])
+	}
+	return cat.Input, sizes
+}
+
+// gradConvOfConcat is gradConv for X = Concat(parts, axis 1) read only by
+// this Conv (channelConcat): dW = Concat(weightGrad(part_i, dY), axis 1) and
+// dpart_i = ConvTranspose(dY, W[:, c_i]), with W[:, c_i] the part's slice of
+// input channels. The same sums as through X, but neither X nor its
+// gradient (two tensors the size of X, and the Split's copies) is needed in
+// the backward.
+func gradConvOfConcat(b *builder, n *onnxpb.NodeProto, dy string, parts []string, sizes []int64, g convGeom) error {
+	w := n.Input[1]
+	if b.needs[w] {
+		var dws []string
+		for _, p := range parts {
+			dw, err := b.weightGrad(p, dy, g)
+			if err != nil {
+				return err
+			}
+			dws = append(dws, dw)
+		}
+		wd := b.shapes[w].dims
+		dw := b.op("Concat", "dW_parts", dws, build.AttrInt("axis", 1))
+		b.setShape(dw, b.elem(w), wd)
+		b.addGrad(w, dw)
+	}
+	var off int64
+	for i, p := range parts {
+		lo := off
+		off += sizes[i]
+		if !b.needs[p] {
+			continue
+		}
+		wd := append([]int64{}, b.shapes[w].dims...)
+		wd[1] = sizes[i]
+		wp := b.op("Slice", "W_part", []string{w, b.constI64(lo), b.constI64(off), b.constI64(1)})
+		b.setShape(wp, b.elem(w), wd)
+		pd := b.shapes[p].dims
+		dx, err := b.transposeConv("dX_part", dy, wp, g, 1, pd[1], pd[2:])
+		if err != nil {
+			return err
+		}
+		b.addGrad(p, dx)
+	}
+	if bias := input(n, 2); bias != "" && b.needs[bias] {
+		b.addGrad(bias, b.biasGrad(dy))
 	}
 	return nil
 }

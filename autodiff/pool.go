@@ -3,6 +3,8 @@ package autodiff
 import (
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 )
@@ -57,6 +59,66 @@ func gradMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.setShape(s, b.elem(x), []int64{total})
 	b.addGrad(x, b.reshape("dX", s, xd))
 	return nil
+}
+
+// accumulateUnpool accumulates the gradient contributions cs of v when
+// one of them is a MaxUnpool this package emitted and nothing else reads:
+// instead of MaxUnpool (a tensor the size of v) and a Sum of it with the
+// others (a second and a third), the others are summed and the pooled
+// gradient is added into them by ScatterElements(reduction=add) — two
+// tensors the size of v at once, not three. The indices are distinct
+// (MaxUnpool's precondition), so every element receives at most one
+// update. It returns the accumulated gradient, or "" if cs has no such
+// MaxUnpool (or only it).
+func (b *builder) accumulateUnpool(v string, cs []string) string {
+	at := -1
+	for i, c := range cs {
+		if n := b.mine[c]; n != nil && n.GetOpType() == "MaxUnpool" && b.refs[c] == 0 && b.contribCount(c) == 1 {
+			at = i
+			break
+		}
+	}
+	if at < 0 || len(cs) < 2 {
+		return ""
+	}
+	un := b.mine[cs[at]]
+	for i, n := range b.g.Node {
+		if n == un {
+			b.g.Node = append(b.g.Node[:i], b.g.Node[i+1:]...)
+			break
+		}
+	}
+	for _, in := range un.Input {
+		b.refs[in]--
+	}
+	delete(b.mine, cs[at])
+	dy, idx := un.Input[0], un.Input[1]
+	rest := append(append([]string{}, cs[:at]...), cs[at+1:]...)
+	saved := b.cur
+	b.cur = "accumulate/" + v
+	defer func() { b.cur = saved }()
+	acc := rest[0]
+	if len(rest) > 1 {
+		acc = b.op("Sum", "sum", rest)
+		b.setShape(acc, b.elem(v), b.shapes[v].dims)
+	}
+	xd := b.shapes[v].dims
+	yd := b.shapes[dy].dims
+	flat := b.reshape("flat", acc, []int64{numel(xd)})
+	s := b.op("ScatterElements", "scatter_add", []string{flat,
+		b.reshape("indices_flat", idx, []int64{numel(yd)}), b.reshape("dY_flat", dy, []int64{numel(yd)})},
+		build.AttrInt("axis", 0), build.AttrString("reduction", "add"))
+	b.setShape(s, b.elem(v), []int64{numel(xd)})
+	name := b.fresh(v + "_grad")
+	n := &onnxpb.NodeProto{OpType: proto.String("Reshape"), Name: proto.String(b.fresh("Grad/accumulate/" + v)),
+		Input: []string{s, b.constI64(xd...)}, Output: []string{name}}
+	b.g.Node = append(b.g.Node, n)
+	for _, in := range n.Input {
+		b.refs[in]++
+	}
+	b.mine[name] = n
+	b.setShape(name, b.elem(v), xd)
+	return name
 }
 
 // unpoolable reports whether MaxPool node n (input dims xd, element type

@@ -162,3 +162,63 @@ func Liveness(g *Graph, order []int) Schedule {
 	}
 	return s
 }
+
+// PeakValue is one value live at a schedule's transient peak.
+type PeakValue struct {
+	Value  int // index into Graph.Values
+	Bytes  int64
+	Writer int // op whose last run wrote it
+}
+
+// PeakLive replays s and returns the step of its transient peak (the first
+// compute step that reaches it), and the non-resident values live at that
+// step (the op's inputs and outputs included), largest first. It reports
+// what fills the peak; Replay's checks apply.
+func PeakLive(g *Graph, s Schedule) (step int, vals []PeakValue, err error) {
+	r, err := Replay(g, s)
+	if err != nil {
+		return -1, nil, err
+	}
+	step = -1
+	for i, st := range s {
+		if st.Op >= 0 && r.Timeline[i] == r.PeakBytes {
+			step = i
+			break
+		}
+	}
+	if step < 0 {
+		return -1, nil, nil
+	}
+	writer := make([]int, len(g.Values))
+	for i := range writer {
+		writer[i] = -1
+	}
+	live := make([]bool, len(g.Values))
+	for _, st := range s[:step+1] {
+		if st.Op < 0 {
+			live[st.Free] = false
+			continue
+		}
+		for _, v := range g.Ops[st.Op].Outputs {
+			if !g.Values[v].Resident {
+				live[v] = true
+				writer[v] = st.Op
+			}
+		}
+	}
+	for v, l := range live {
+		if l {
+			vals = append(vals, PeakValue{Value: v, Bytes: g.Values[v].Bytes, Writer: writer[v]})
+		}
+	}
+	slices.SortStableFunc(vals, func(a, b PeakValue) int {
+		switch {
+		case a.Bytes > b.Bytes:
+			return -1
+		case a.Bytes < b.Bytes:
+			return 1
+		}
+		return 0
+	})
+	return step, vals, nil
+}

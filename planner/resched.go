@@ -181,9 +181,15 @@ func recomputeMove(g *Graph, ix *index, order []int, v, u int, reads, writes [][
 			return true
 		}
 		p := ix.fwdProducer[val]
-		// Live at u: written before u and read at or after u.
-		if lastBefore(writes[val], u) >= 0 && firstAfter(reads[val], u-1) >= 0 && val != v {
-			return true
+		// Live at u: written before u and read at or after u, with no
+		// rewrite (a recomputation, which starts a new lifetime) before
+		// that read.
+		if w := lastBefore(writes[val], u); w >= 0 && val != v {
+			if r := firstAfter(reads[val], u-1); r >= 0 {
+				if nw := firstAfter(writes[val], w); nw < 0 || nw >= r {
+					return true
+				}
+			}
 		}
 		if p < 0 || !g.Ops[p].Recomputable || len(ix.writers[val]) != 1 {
 			// Not recomputable: usable if it was written before u (its

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -118,5 +119,47 @@ func TestRescheduleStopsAtBudget(t *testing.T) {
 	}
 	if p.PeakBytes > least.PeakBytes {
 		t.Fatalf("peak %d above the budget %d", p.PeakBytes, least.PeakBytes)
+	}
+}
+
+// A recompute move must not count a value as live at the insertion point
+// when its next read belongs to a later recomputation (a new lifetime):
+// that value is recomputed in the chain too, not kept from the forward pass.
+func TestRecomputeMoveChain(t *testing.T) {
+	g := &Graph{Values: []Value{
+		{Name: "x", Bytes: 1, Resident: true},
+		{Name: "a", Bytes: 100}, {Name: "b", Bytes: 100},
+		{Name: "gb", Bytes: 100}, {Name: "ga", Bytes: 100}, {Name: "gx", Bytes: 1, Output: true},
+	}}
+	const x, a, b, gb, ga, gx = 0, 1, 2, 3, 4, 5
+	g.Ops = []Op{
+		{Name: "A", Inputs: []int{x}, Outputs: []int{a}, Cost: 1, Recomputable: true},
+		{Name: "B", Inputs: []int{a}, Outputs: []int{b}, Cost: 1, Recomputable: true},
+		{Name: "gB", Backward: true, Inputs: []int{b}, Outputs: []int{gb}},
+		{Name: "gA", Backward: true, Inputs: []int{gb, a}, Outputs: []int{ga}},
+		{Name: "gX", Backward: true, Inputs: []int{ga}, Outputs: []int{gx}},
+	}
+	ix, err := g.index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		order []int // u = position of gB
+		u     int
+		want  []int
+	}{
+		// a is kept from the forward pass to gA: live at gB, only B reruns.
+		{"a_live", []int{0, 1, 2, 3, 4}, 2, []int{0, 1, 1, 2, 3, 4}},
+		// a is recomputed right before gA: not live at gB, A reruns as well.
+		{"a_recomputed_later", []int{0, 1, 2, 0, 3, 4}, 2, []int{0, 1, 0, 1, 2, 0, 3, 4}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rd, wr := positions(g, c.order)
+			got := recomputeMove(g, ix, c.order, b, c.u, rd, wr)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("recomputeMove(b before position %d) = %v, want %v", c.u, got, c.want)
+			}
+		})
 	}
 }

@@ -31,7 +31,9 @@ var e2eCases = []e2eCase{
 	// The sizes of issue 5's "Done when".
 	{name: "resnet50", args: []string{"--batch", "8", "--size", "224", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.6},
 	{name: "gpt2", args: []string{"--batch", "2", "--seq", "512", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.6},
-	{name: "unet", args: []string{"--size", "572"}, full: true, simRatio: 0.65, measuredRatio: 0.75},
+	// U-Net at the paper's input size, batch 2 (the paper's is 8): at batch
+	// 1 the weight gradients (118 MiB) keep the least peak just above 50%.
+	{name: "unet", args: []string{"--size", "572", "--batch", "2", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.6},
 }
 
 // e2eVerify is the part of `recompute verify --json` the test reads.

@@ -30,8 +30,12 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	cg := fs.String("cg", "", "plan a graph in the paper's cg text format instead of an ONNX model")
 	emit := fs.String("emit-schedule", "", "cg input: write the schedule in the paper's text format to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	top := fs.Int("top", 8, "list the N largest values live at the planned peak (0: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *top < 0 {
+		return usagef("--top %d: want 0 or more", *top)
 	}
 	opt, err := pf.options()
 	if err != nil {
@@ -99,6 +103,11 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	}
 	rep := newPlanReport(source, g, p)
 	rep.Warnings = warnings
+	if *top > 0 {
+		if rep.PeakOp, rep.AtPeak, err = peakValues(g, p.Schedule, *top); err != nil {
+			return fmt.Errorf("%s: %w", source, err)
+		}
+	}
 	if *emit != "" {
 		rep.ScheduleFile = *emit
 	}
@@ -149,6 +158,51 @@ type planReport struct {
 	ScheduleFile        string   `json:"schedule_file,omitempty"`
 	Warnings            []string `json:"warnings,omitempty"`
 	CostModelForwardOps int      `json:"forward_ops"`
+	// AtPeak lists the largest values live at the replayed peak (--top),
+	// PeakOp the op running then.
+	AtPeak []peakValue `json:"at_peak,omitempty"`
+	PeakOp string      `json:"peak_op,omitempty"`
+}
+
+// peakValue is one value live at the planned peak.
+type peakValue struct {
+	Name   string `json:"name"`
+	Bytes  int64  `json:"bytes"`
+	Writer string `json:"written_by"`
+	// Kind: activation (forward op's first run), recomputed (a clone's
+	// output) or gradient (a backward op's output).
+	Kind string `json:"kind"`
+}
+
+// peakValues returns the n largest values live at the peak of s.
+func peakValues(g *planner.Graph, s planner.Schedule, n int) (string, []peakValue, error) {
+	step, vals, err := planner.PeakLive(g, s)
+	if err != nil || step < 0 {
+		return "", nil, err
+	}
+	ran := make([]int, len(g.Ops))
+	for _, st := range s[:step+1] {
+		if st.Op >= 0 {
+			ran[st.Op]++
+		}
+	}
+	var out []peakValue
+	for _, v := range vals[:min(n, len(vals))] {
+		pv := peakValue{Name: g.Values[v.Value].Name, Bytes: v.Bytes, Kind: "activation"}
+		if v.Writer >= 0 {
+			op := &g.Ops[v.Writer]
+			pv.Writer = op.Type + " " + op.Name
+			switch {
+			case op.Backward:
+				pv.Kind = "gradient"
+			case ran[v.Writer] > 1:
+				pv.Kind = "recomputed"
+			}
+		}
+		out = append(out, pv)
+	}
+	op := &g.Ops[s[step].Op]
+	return op.Type + " " + op.Name, out, nil
 }
 
 func newPlanReport(source string, g *planner.Graph, p *planner.Plan) *planReport {
@@ -208,6 +262,12 @@ func (r *planReport) writeText(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  planning time:             %.3f s\n", r.PlanningSeconds)
+	if len(r.AtPeak) > 0 {
+		fmt.Fprintf(w, "  largest values at the peak (running %s):\n", r.PeakOp)
+		for _, v := range r.AtPeak {
+			fmt.Fprintf(w, "    %10s  %-10s  %s (%s)\n", planner.HumanBytes(v.Bytes), v.Kind, v.Name, v.Writer)
+		}
+	}
 	if r.Note != "" {
 		fmt.Fprintf(w, "  note: %s\n", r.Note)
 	}
