@@ -73,3 +73,44 @@ func TestBestBaseComparesPlans(t *testing.T) {
 		t.Errorf("best: peak %d on %q; want the file order's %d (ORT's order: %d)", best, used, file, ort)
 	}
 }
+
+// --top N lists the N largest values live at the planned peak, largest
+// first, and together they fit in the peak. --top 0 lists none; a negative
+// N is a usage error.
+func TestPlanTop(t *testing.T) {
+	code, stdout, stderr := rwRun(t, "plan", "unet", "--size", "188", "--batch", "2", "--top", "3", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Peak   int64       `json:"replayed_transient_peak_bytes"`
+		PeakOp string      `json:"peak_op"`
+		AtPeak []peakValue `json:"at_peak"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.AtPeak) != 3 || rep.PeakOp == "" {
+		t.Fatalf("at_peak %v, peak_op %q: want 3 values and the op", rep.AtPeak, rep.PeakOp)
+	}
+	var sum int64
+	for i, v := range rep.AtPeak {
+		sum += v.Bytes
+		if i > 0 && v.Bytes > rep.AtPeak[i-1].Bytes {
+			t.Errorf("at_peak not largest first: %v", rep.AtPeak)
+		}
+		if v.Name == "" || v.Writer == "" || (v.Kind != "activation" && v.Kind != "recomputed" && v.Kind != "gradient") {
+			t.Errorf("incomplete entry %+v", v)
+		}
+	}
+	if sum > rep.Peak {
+		t.Errorf("the 3 largest values hold %d bytes, above the peak %d", sum, rep.Peak)
+	}
+	code, stdout, _ = rwRun(t, "plan", "unet", "--size", "188", "--top", "0")
+	if code != 0 || strings.Contains(stdout, "largest values at the peak") {
+		t.Errorf("--top 0: exit %d, report lists values:\n%s", code, stdout)
+	}
+	if code, _, stderr := rwRun(t, "plan", "unet", "--top", "-1"); code != 2 || !strings.Contains(stderr, "--top") {
+		t.Errorf("--top -1: exit %d, %q; want a usage error", code, stderr)
+	}
+}
