@@ -180,32 +180,8 @@ func TestOps(t *testing.T) {
 			g.Node("Gather", "op", []string{"emb", "ids"}, []string{"y"})
 			g.Output("y", f32, []int64{2, 5, 4})
 		}, "mse", 0},
-		// A U-Net level: the Relu output feeds a MaxPool (windows that do
-		// not overlap: its gradient is added into the crop's by
-		// ScatterElements) and a crop (Slice) that is concatenated with the
-		// upsampled path; the Concat's only reader is a Conv (its gradient
-		// goes to the parts directly, with the slices of W).
-		opCase{"unet_level", func(g *build.Graph, r *rand.Rand) {
-			g.Input("x", f32, []int64{2, 2, 10, 10})
-			g.Initializer(randT("w1", r, 0.5, 3, 2, 3, 3))
-			g.Initializer(randT("w2", r, 0.5, 4, 3, 3, 3))
-			g.Initializer(randT("wt", r, 0.5, 4, 3, 2, 2))
-			g.Initializer(randT("w3", r, 0.5, 5, 6, 3, 3))
-			g.Initializer(build.Int64s("st", []int64{2}, []int64{1, 1}))
-			g.Initializer(build.Int64s("en", []int64{2}, []int64{7, 7}))
-			g.Initializer(build.Int64s("ax", []int64{2}, []int64{2, 3}))
-			g.Node("Conv", "c1", []string{"x", "w1"}, []string{"h1"})
-			g.Node("Relu", "r1", []string{"h1"}, []string{"s"})
-			g.Node("MaxPool", "pool", []string{"s"}, []string{"p"}, build.AttrInts("kernel_shape", 2, 2), build.AttrInts("strides", 2, 2))
-			g.Node("Conv", "c2", []string{"p", "w2"}, []string{"h2"}, build.AttrInts("pads", 1, 1, 1, 1))
-			g.Node("Relu", "r2", []string{"h2"}, []string{"a2"})
-			g.Node("ConvTranspose", "up", []string{"a2", "wt"}, []string{"u"}, build.AttrInts("strides", 2, 2))
-			g.Node("Slice", "crop", []string{"s", "st", "en", "ax"}, []string{"sc"})
-			g.Node("Slice", "crop_u", []string{"u", "st", "en", "ax"}, []string{"uc"})
-			g.Node("Concat", "cat", []string{"sc", "uc"}, []string{"cat"}, build.AttrInt("axis", 1))
-			g.Node("Conv", "c3", []string{"cat", "w3"}, []string{"y"})
-			g.Output("y", f32, []int64{2, 5, 4, 4})
-		}, "mse", 0},
+		// A U-Net level (unetLevel; the backward forms: TestGradForms).
+		opCase{"unet_level", unetLevel(2, false), "mse", 0},
 		opCase{"where_concat_split", func(g *build.Graph, r *rand.Rand) {
 			g.Input("x", f32, []int64{2, 4})
 			g.Initializer(randT("w", r, 1, 2, 4))
