@@ -39,11 +39,18 @@ func (c *planCtx) reschedule(x *candidate, stopAt int64) *candidate {
 	maxEvals := min(max(reschedWork/max(len(g.Ops), 1), reschedMinEvals), reschedMaxEvals)
 	order := x.order
 	peak := x.rep.PeakBytes
+	// The moves are found on the order's own liveness schedule (x's may
+	// free differently); after that, on the accepted move's.
+	cs := Liveness(g, order)
+	crep, err := Replay(g, cs)
+	if err != nil {
+		return nil
+	}
 	var best *candidate
 	moves := 0
 	for evals := 0; evals < maxEvals && (stopAt <= 0 || peak > stopAt); {
 		improved := false
-		for _, next := range c.reschedMoves(order) {
+		for _, next := range c.reschedMoves(order, cs, crep) {
 			if evals >= maxEvals {
 				break
 			}
@@ -53,7 +60,7 @@ func (c *planCtx) reschedule(x *candidate, stopAt int64) *candidate {
 			if err != nil || rep.PeakBytes >= peak {
 				continue
 			}
-			order, peak = next, rep.PeakBytes
+			order, peak, cs, crep = next, rep.PeakBytes, s, rep
 			moves++
 			best = &candidate{seq: x.seq, model: x.model, keep: x.keep, segments: x.segments, predicted: x.predicted,
 				order: next, sched: s, rep: rep, resched: moves}
@@ -67,15 +74,10 @@ func (c *planCtx) reschedule(x *candidate, stopAt int64) *candidate {
 	return best
 }
 
-// reschedMoves lists the candidate orders for order's peak: one move each,
-// largest idle value first.
-func (c *planCtx) reschedMoves(order []int) [][]int {
+// reschedMoves lists the candidate orders for order's peak (s and rep: its
+// Liveness schedule, replayed): one move each, largest idle value first.
+func (c *planCtx) reschedMoves(order []int, s Schedule, rep *Replayed) [][]int {
 	g, ix := c.g, c.ix
-	s := Liveness(g, order)
-	rep, err := Replay(g, s)
-	if err != nil {
-		return nil
-	}
 	// q: the position in order of the compute step at the peak.
 	q, pos := -1, -1
 	for i, st := range s {
