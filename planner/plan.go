@@ -37,6 +37,10 @@ type Plan struct {
 	Schedule            Schedule
 	Seconds             float64
 	Note                string // e.g. "fell back to none"
+	// RescheduleMoves counts the peak-directed rescheduling moves
+	// (resched.go) applied after the DP; when positive, PredictedPeakBytes
+	// is the DP's estimate of the schedule the moves started from.
+	RescheduleMoves int
 }
 
 // InfeasibleError says the budget is below what the strategy can reach.
@@ -257,6 +261,7 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 		Recomputed:         best.rep.Recomputed,
 		Schedule:           best.sched,
 		Note:               note,
+		RescheduleMoves:    best.resched,
 	}
 	p.Seconds = time.Since(start).Seconds()
 	return p, nil

@@ -144,6 +144,7 @@ type planReport struct {
 	BudgetBytes         int64    `json:"budget_bytes,omitempty"`
 	NonePeakBytes       int64    `json:"none_transient_peak_bytes"`
 	PredictedPeakBytes  int64    `json:"predicted_transient_peak_bytes"`
+	RescheduleMoves     int      `json:"reschedule_moves,omitempty"`
 	PeakBytes           int64    `json:"replayed_transient_peak_bytes"`
 	ReductionPercent    float64  `json:"reduction_percent"`
 	OverheadCost        float64  `json:"overhead_cost_units"`
@@ -209,7 +210,8 @@ func newPlanReport(source string, g *planner.Graph, p *planner.Plan) *planReport
 	r := &planReport{
 		Source: source, Strategy: p.Strategy, Objective: p.Objective, BudgetBytes: p.BudgetBytes,
 		NonePeakBytes: p.NonePeakBytes, PredictedPeakBytes: p.PredictedPeakBytes, PeakBytes: p.PeakBytes,
-		OverheadCost: p.OverheadCost, ForwardCost: p.ForwardCost, Segments: p.Segments,
+		RescheduleMoves: p.RescheduleMoves,
+		OverheadCost:    p.OverheadCost, ForwardCost: p.ForwardCost, Segments: p.Segments,
 		RecomputedOps: len(p.Recomputed), PlanningSeconds: p.Seconds, Note: p.Note,
 		Recomputed: []string{},
 	}
@@ -249,6 +251,8 @@ func (r *planReport) writeText(w io.Writer) {
 		// none and chen have no memory model; a plan that fell back to
 		// none (the note says so) predicts none's replayed peak.
 		model = "no DP model here: the replayed peak"
+	} else if r.RescheduleMoves > 0 {
+		model = "the DP's model, before rescheduling"
 	}
 	fmt.Fprintf(w, "  predicted transient peak:  %s (%s)\n", mib(r.PredictedPeakBytes), model)
 	fmt.Fprintf(w, "  replayed transient peak:   %s\n", mib(r.PeakBytes))

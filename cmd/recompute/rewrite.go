@@ -169,6 +169,7 @@ type rewriteResult struct {
 	ORTPeak         int64    `json:"ort_order_peak_after_bytes"`
 	PlannedPeak     int64    `json:"planned_peak_bytes"`
 	PredictedPeak   int64    `json:"predicted_peak_bytes"`
+	RescheduleMoves int      `json:"reschedule_moves,omitempty"`
 	BudgetBytes     int64    `json:"budget_bytes,omitempty"`
 	Reduction       float64  `json:"reduction"`
 	OverheadCost    float64  `json:"overhead_flops"`
@@ -237,6 +238,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	res.BeforePeakBytes, res.PeakBytes = rep.BeforePeakBytes, rep.PeakBytes
 	res.BeforeORTPeak, res.ORTPeak = rep.BeforeORTPeakBytes, rep.ORTPeakBytes
 	res.PlannedPeak, res.PredictedPeak, res.BudgetBytes = rep.PlannedPeakBytes, rep.PredictedPeakBytes, p.BudgetBytes
+	res.RescheduleMoves = p.RescheduleMoves
 	res.OverheadCost, res.Overhead = rep.OverheadCost, rep.OverheadFrac()
 	res.Strategy, res.Note = p.Strategy+"/"+p.Objective, p.Note
 	// The reduction is the output's peak in the order it was planned in
@@ -385,7 +387,11 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 	fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s); %s against the lower\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak), rwFmtChange(r.Reduction))
 	fmt.Fprintf(w, "  transient peak  %s -> %s, simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes))
 	fmt.Fprintf(w, "  in ORT's order  %s -> %s, simulated in the order ONNX Runtime is predicted to run\n", planner.HumanBytes(r.BeforeORTPeak), planner.HumanBytes(r.ORTPeak))
-	fmt.Fprintf(w, "  planned peak    %s (schedule replay), DP estimate %s\n", planner.HumanBytes(r.PlannedPeak), planner.HumanBytes(r.PredictedPeak))
+	est := "DP estimate"
+	if r.RescheduleMoves > 0 {
+		est = "DP estimate before rescheduling"
+	}
+	fmt.Fprintf(w, "  planned peak    %s (schedule replay), %s %s\n", planner.HumanBytes(r.PlannedPeak), est, planner.HumanBytes(r.PredictedPeak))
 	fmt.Fprintf(w, "  overhead        %s FLOPs recomputed, +%.1f%% of the forward pass\n", rwFmtCount(r.OverheadCost), 100*r.Overhead)
 	fmt.Fprintf(w, "  wrote           %s (%s) in %.2f s\n", r.Out, planner.HumanBytes(r.OutBytes), r.Seconds)
 }
