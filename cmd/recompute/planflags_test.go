@@ -114,3 +114,27 @@ func TestPlanTop(t *testing.T) {
 		t.Errorf("--top -1: exit %d, %q; want a usage error", code, stderr)
 	}
 }
+
+// A plan the rescheduling pass changed says so: reschedule_moves in --json,
+// and the text report marks the DP's estimate as that of the schedule the
+// moves started from (U-Net 572², batch 1: the DP alone stays far above).
+func TestPlanReportsRescheduling(t *testing.T) {
+	code, stdout, stderr := rwRun(t, "plan", "unet", "--size", "572", "--json", "--top", "0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Moves     int   `json:"reschedule_moves"`
+		Predicted int64 `json:"predicted_transient_peak_bytes"`
+		Replayed  int64 `json:"replayed_transient_peak_bytes"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Moves <= 0 || rep.Replayed >= rep.Predicted {
+		t.Fatalf("reschedule_moves %d, replayed %d, DP estimate %d: want moves and a replayed peak below the estimate", rep.Moves, rep.Replayed, rep.Predicted)
+	}
+	if _, stdout, _ = rwRun(t, "plan", "unet", "--size", "572", "--top", "0"); !strings.Contains(stdout, "the DP's model, before rescheduling") {
+		t.Errorf("text report does not mark the estimate:\n%s", stdout)
+	}
+}
