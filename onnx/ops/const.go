@@ -153,111 +153,68 @@ func constFromProto(t *onnxpb.TensorProto) *Const {
 	elem := onnxpb.TensorProto_DataType(t.GetDataType())
 	raw := t.GetRawData()
 	c := &Const{Elem: elem, Dims: append([]int64{}, t.GetDims()...)}
+	le := binary.LittleEndian
+	u64 := func(b []byte) int64 { return int64(le.Uint64(b)) }
+	ok := true
 	switch elem {
 	case onnxpb.TensorProto_FLOAT:
-		c.Floats = make([]float64, n)
-		if raw != nil {
-			if int64(len(raw)) != 4*n {
-				return nil
-			}
-			for i := range c.Floats {
-				c.Floats[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
-			}
-		} else {
-			if int64(len(t.GetFloatData())) != n {
-				return nil
-			}
-			for i, v := range t.GetFloatData() {
-				c.Floats[i] = float64(v)
-			}
-		}
+		c.Floats, ok = decodeAs(raw, n, 4, func(b []byte) float64 { return float64(math.Float32frombits(le.Uint32(b))) },
+			t.GetFloatData(), func(v float32) float64 { return float64(v) })
 	case onnxpb.TensorProto_DOUBLE:
-		c.Floats = make([]float64, n)
-		if raw != nil {
-			if int64(len(raw)) != 8*n {
-				return nil
-			}
-			for i := range c.Floats {
-				c.Floats[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
-			}
-		} else {
-			if int64(len(t.GetDoubleData())) != n {
-				return nil
-			}
-			copy(c.Floats, t.GetDoubleData())
-		}
+		c.Floats, ok = decodeAs(raw, n, 8, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) },
+			t.GetDoubleData(), func(v float64) float64 { return v })
 	case onnxpb.TensorProto_INT64:
-		c.Ints = make([]int64, n)
-		if raw != nil {
-			if int64(len(raw)) != 8*n {
-				return nil
-			}
-			for i := range c.Ints {
-				c.Ints[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
-			}
-		} else {
-			if int64(len(t.GetInt64Data())) != n {
-				return nil
-			}
-			copy(c.Ints, t.GetInt64Data())
-		}
+		c.Ints, ok = decodeAs(raw, n, 8, u64, t.GetInt64Data(), func(v int64) int64 { return v })
 	case onnxpb.TensorProto_UINT64:
-		c.Ints = make([]int64, n)
-		if raw != nil {
-			if int64(len(raw)) != 8*n {
-				return nil
-			}
-			for i := range c.Ints {
-				c.Ints[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
-			}
-		} else {
-			if int64(len(t.GetUint64Data())) != n {
-				return nil
-			}
-			for i, v := range t.GetUint64Data() {
-				c.Ints[i] = int64(v)
-			}
-		}
-	case onnxpb.TensorProto_INT32, onnxpb.TensorProto_UINT32, onnxpb.TensorProto_INT16, onnxpb.TensorProto_UINT16,
+		c.Ints, ok = decodeAs(raw, n, 8, u64, t.GetUint64Data(), func(v uint64) int64 { return int64(v) })
+	case onnxpb.TensorProto_UINT32:
+		// Typed uint32 values are stored in uint64_data.
+		c.Ints, ok = decodeAs(raw, n, 4, func(b []byte) int64 { return int64(le.Uint32(b)) },
+			t.GetUint64Data(), func(v uint64) int64 { return int64(v) })
+	case onnxpb.TensorProto_INT32, onnxpb.TensorProto_INT16, onnxpb.TensorProto_UINT16,
 		onnxpb.TensorProto_INT8, onnxpb.TensorProto_UINT8, onnxpb.TensorProto_BOOL:
-		c.Ints = make([]int64, n)
-		if raw != nil {
-			size := int64(ElemBits(elem) / 8)
-			if int64(len(raw)) != size*n {
-				return nil
+		size := ElemBits(elem) / 8
+		c.Ints, ok = decodeAs(raw, n, size, func(b []byte) int64 {
+			var v int64
+			switch size {
+			case 1:
+				v = int64(b[0])
+			case 2:
+				v = int64(le.Uint16(b))
+			case 4:
+				v = int64(le.Uint32(b))
 			}
-			for i := range c.Ints {
-				var v int64
-				switch size {
-				case 1:
-					v = int64(raw[i])
-				case 2:
-					v = int64(binary.LittleEndian.Uint16(raw[2*i:]))
-				case 4:
-					v = int64(binary.LittleEndian.Uint32(raw[4*i:]))
-				}
-				c.Ints[i] = wrapInt(elem, v)
-			}
-		} else {
-			if elem == onnxpb.TensorProto_UINT32 {
-				// uint32 values are stored in uint64_data.
-				if int64(len(t.GetUint64Data())) != n {
-					return nil
-				}
-				for i, v := range t.GetUint64Data() {
-					c.Ints[i] = int64(v)
-				}
-				break
-			}
-			if int64(len(t.GetInt32Data())) != n {
-				return nil
-			}
-			for i, v := range t.GetInt32Data() {
-				c.Ints[i] = wrapInt(elem, int64(v))
-			}
-		}
+			return wrapInt(elem, v)
+		}, t.GetInt32Data(), func(v int32) int64 { return wrapInt(elem, int64(v)) })
 	default:
 		return nil
 	}
+	if !ok {
+		return nil
+	}
 	return c
+}
+
+// decodeAs reads n elements of size bytes each from raw (little-endian,
+// through fromRaw) or, when raw is nil, from the typed field (through conv);
+// false if the count does not match.
+func decodeAs[T, V any](raw []byte, n int64, size int, fromRaw func([]byte) V, typed []T, conv func(T) V) ([]V, bool) {
+	if raw != nil {
+		if int64(len(raw)) != int64(size)*n {
+			return nil, false
+		}
+		out := make([]V, n)
+		for i := range out {
+			out[i] = fromRaw(raw[size*i:])
+		}
+		return out, true
+	}
+	if int64(len(typed)) != n {
+		return nil, false
+	}
+	out := make([]V, n)
+	for i, v := range typed {
+		out[i] = conv(v)
+	}
+	return out, true
 }
