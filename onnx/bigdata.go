@@ -89,16 +89,12 @@ func stripRawData(data []byte) (out []byte, blobs []rawBlob, ok bool) {
 	out = make([]byte, 0, 4096)
 	seenGraph := false
 	for rest := data; len(rest) > 0; {
-		num, typ, n := protowire.ConsumeTag(rest)
-		if n < 0 {
+		num, typ, n, size, ok := nextField(rest)
+		if !ok {
 			return nil, nil, false
 		}
-		m := protowire.ConsumeFieldValue(num, typ, rest[n:])
-		if m < 0 {
-			return nil, nil, false
-		}
-		field := rest[:n+m]
-		rest = rest[n+m:]
+		field := rest[:size]
+		rest = rest[size:]
 		if num != fieldModelGraph || typ != protowire.BytesType {
 			out = append(out, field...)
 			continue
@@ -124,16 +120,12 @@ func stripGraph(g []byte) ([]byte, []rawBlob, bool) {
 	out := make([]byte, 0, 4096)
 	idx := 0
 	for rest := g; len(rest) > 0; {
-		num, typ, n := protowire.ConsumeTag(rest)
-		if n < 0 {
+		num, typ, n, size, ok := nextField(rest)
+		if !ok {
 			return nil, nil, false
 		}
-		m := protowire.ConsumeFieldValue(num, typ, rest[n:])
-		if m < 0 {
-			return nil, nil, false
-		}
-		field := rest[:n+m]
-		rest = rest[n+m:]
+		field := rest[:size]
+		rest = rest[size:]
 		if num != fieldGraphInitializer || typ != protowire.BytesType {
 			out = append(out, field...)
 			continue
@@ -155,27 +147,38 @@ func stripGraph(g []byte) ([]byte, []rawBlob, bool) {
 	return out, blobs, true
 }
 
+// nextField splits the first field off b: its number and wire type, the
+// length of its tag and of the whole field (tag and value); ok is false when
+// b does not start with a well-formed field.
+func nextField(b []byte) (num protowire.Number, typ protowire.Type, tag, size int, ok bool) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 {
+		return 0, 0, 0, 0, false
+	}
+	m := protowire.ConsumeFieldValue(num, typ, b[n:])
+	if m < 0 {
+		return 0, 0, 0, 0, false
+	}
+	return num, typ, n, n + m, true
+}
+
 // stripTensor returns t without its raw_data field and that field's value if
 // it is large; otherwise raw is nil and t is to be kept as is.
 func stripTensor(t []byte) (out, raw []byte, ok bool) {
 	rawAt, rawLen := -1, 0
 	for off := 0; off < len(t); {
-		num, typ, n := protowire.ConsumeTag(t[off:])
-		if n < 0 {
-			return nil, nil, false
-		}
-		m := protowire.ConsumeFieldValue(num, typ, t[off+n:])
-		if m < 0 {
+		num, typ, n, size, ok := nextField(t[off:])
+		if !ok {
 			return nil, nil, false
 		}
 		if num == fieldTensorRawData {
 			if rawAt >= 0 || typ != protowire.BytesType {
 				return nil, nil, false
 			}
-			rawAt, rawLen = off, n+m
+			rawAt, rawLen = off, size
 			raw, _ = protowire.ConsumeBytes(t[off+n:])
 		}
-		off += n + m
+		off += size
 	}
 	if rawAt < 0 || len(raw) < bigRawBytes {
 		return nil, nil, true
