@@ -223,3 +223,83 @@ func gradCos(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(x, b.unary("Neg", "dX", b.mul("dy_sin", dy[0], b.unary("Sin", "sin", x))))
 	return nil
 }
+
+// gradDerivative returns a rule dX = dY · f'(x), f' built by deriv from
+// x (and the output y).
+func gradDerivative(deriv func(b *builder, x, y string) string) func(*builder, *onnxpb.NodeProto, []string) error {
+	return func(b *builder, n *onnxpb.NodeProto, dy []string) error {
+		x := n.Input[0]
+		b.addGrad(x, b.mul("dX", dy[0], deriv(b, x, n.Output[0])))
+		return nil
+	}
+}
+
+// Derivatives of the remaining unary functions, as f'(x).
+var (
+	// tan' = 1 + tan² (from the output).
+	gradTan = gradDerivative(func(b *builder, x, y string) string {
+		return b.add("dtan", b.constScalar(1, b.elem(x)), b.mul("y2", y, y))
+	})
+	// asin' = 1/√(1−x²), acos' = −asin'.
+	gradAsin = gradDerivative(func(b *builder, x, _ string) string {
+		return b.unary("Reciprocal", "dasin", b.unary("Sqrt", "sqrt_1mx2", b.sub("one_minus_x2", b.constScalar(1, b.elem(x)), b.mul("x2", x, x))))
+	})
+	gradAcos = gradDerivative(func(b *builder, x, _ string) string {
+		return b.unary("Neg", "dacos", b.unary("Reciprocal", "dasin", b.unary("Sqrt", "sqrt_1mx2", b.sub("one_minus_x2", b.constScalar(1, b.elem(x)), b.mul("x2", x, x)))))
+	})
+	// atan' = 1/(1+x²).
+	gradAtan = gradDerivative(func(b *builder, x, _ string) string {
+		return b.unary("Reciprocal", "datan", b.add("one_plus_x2", b.constScalar(1, b.elem(x)), b.mul("x2", x, x)))
+	})
+	// sinh' = cosh, cosh' = sinh.
+	gradSinh = gradDerivative(func(b *builder, x, _ string) string { return b.unary("Cosh", "cosh", x) })
+	gradCosh = gradDerivative(func(b *builder, x, _ string) string { return b.unary("Sinh", "sinh", x) })
+	// asinh' = 1/√(x²+1), acosh' = 1/√(x²−1), atanh' = 1/(1−x²).
+	gradAsinh = gradDerivative(func(b *builder, x, _ string) string {
+		return b.unary("Reciprocal", "dasinh", b.unary("Sqrt", "sqrt_x2p1", b.add("x2_plus_1", b.mul("x2", x, x), b.constScalar(1, b.elem(x)))))
+	})
+	gradAcosh = gradDerivative(func(b *builder, x, _ string) string {
+		return b.unary("Reciprocal", "dacosh", b.unary("Sqrt", "sqrt_x2m1", b.sub("x2_minus_1", b.mul("x2", x, x), b.constScalar(1, b.elem(x)))))
+	})
+	gradAtanh = gradDerivative(func(b *builder, x, _ string) string {
+		return b.unary("Reciprocal", "datanh", b.sub("one_minus_x2", b.constScalar(1, b.elem(x)), b.mul("x2", x, x)))
+	})
+	// softsign' = 1/(1+|x|)².
+	gradSoftsign = gradDerivative(func(b *builder, x, _ string) string {
+		d := b.add("one_plus_abs", b.constScalar(1, b.elem(x)), b.unary("Abs", "abs", x))
+		return b.unary("Reciprocal", "dsoftsign", b.mul("sq", d, d))
+	})
+)
+
+// gradThresholdedRelu: y = x if x > alpha else 0: dX = Where(x > alpha, dY, 0).
+func gradThresholdedRelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	alpha := b.constScalar(float64(attrsOf(n).float("alpha", 1)), b.elem(x))
+	b.addGrad(x, b.where("dX", b.compare("Greater", "above", x, alpha), dy[0], b.constScalar(0, b.elem(x)), dy[0]))
+	return nil
+}
+
+// gradShrink: y = x ± bias outside [−lambd, lambd], 0 inside: dX = dY where
+// |x| > lambd (x < −lambd or x > lambd), else 0.
+func gradShrink(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	l := float64(attrsOf(n).float("lambd", 0.5))
+	e := b.elem(x)
+	below := b.compare("Less", "below", x, b.constScalar(-l, e))
+	above := b.compare("Greater", "above", x, b.constScalar(l, e))
+	out := b.op("Or", "outside", []string{below, above})
+	b.setShape(out, onnxpb.TensorProto_BOOL, b.shapes[below].dims)
+	b.addGrad(x, b.where("dX", out, dy[0], b.constScalar(0, e), dy[0]))
+	return nil
+}
+
+// gradCelu: y = max(0, x) + min(0, α(exp(x/α) − 1)): dX = dY for x > 0,
+// dY·exp(x/α) otherwise.
+func gradCelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	alpha := float64(attrsOf(n).float("alpha", 1))
+	e := b.elem(x)
+	neg := b.mul("dy_exp", dy[0], b.unary("Exp", "exp", b.scale("x_over_alpha", x, 1/alpha)))
+	b.addGrad(x, b.where("dX", b.compare("Greater", "positive", x, b.constScalar(0, e)), dy[0], neg, dy[0]))
+	return nil
+}

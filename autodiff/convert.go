@@ -265,6 +265,19 @@ func (b *builder) toOpset17(n *onnxpb.NodeProto) ([]*onnxpb.NodeProto, error) {
 		}
 	case "Gelu":
 		return b.geluPrimitives(n, a.str("approximate", "none"))
+	case "Mish":
+		// Mish (opset 18, absent from opset 17) = x·tanh(softplus(x)); n
+		// becomes the Mul.
+		x := n.Input[0]
+		sp, th := b.fresh(nodeName(n)+"/softplus"), b.fresh(nodeName(n)+"/tanh")
+		pre := []*onnxpb.NodeProto{
+			{OpType: proto.String("Softplus"), Name: proto.String(b.fresh(nodeName(n) + "/Softplus")), Input: []string{x}, Output: []string{sp}},
+			{OpType: proto.String("Tanh"), Name: proto.String(b.fresh(nodeName(n) + "/Tanh")), Input: []string{sp}, Output: []string{th}},
+		}
+		n.OpType = proto.String("Mul")
+		n.Attribute = nil
+		n.Input = []string{x, th}
+		return pre, nil
 	}
 	return nil, nil
 }

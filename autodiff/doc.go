@@ -26,14 +26,18 @@
 //     Runtime's inference build rejects training_mode=1; its running
 //     mean/var inputs are left unused. Dropout runs in training mode with a
 //     fixed seed and its mask output is what the backward reads;
-//   - Gelu (opset 20) is written as opset-17 primitives (Erf or Tanh form);
+//   - Gelu (opset 20) is written as opset-17 primitives (Erf or Tanh form),
+//     Mish (opset 18) as x·tanh(softplus(x));
 //     old-opset attributes become inputs (Clip, Squeeze, Split, ReduceSum,
 //     Pad, Slice, Dropout, Upsample→Resize); legacy broadcast (opset < 7) is
 //     refused;
 //   - initializer protos are shared with the input model, never copied;
 //   - each backward node reads only the forward values its op's gradient
 //     needs (the planner relies on exactly this), gradients of a value with
-//     several consumers are accumulated with Sum, and names are readable:
+//     several consumers are accumulated with Sum (a MaxUnpool contribution
+//     is added into the others by ScatterElements instead), a Conv reading a
+//     channel Concat that nothing else reads takes its gradient through the
+//     Concat's parts, and names are readable:
 //     "<value>_grad" for an accumulated gradient, "Grad/<node>/..." for
 //     backward nodes and their temporaries.
 //

@@ -82,3 +82,22 @@ func gradGatherElements(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(data, g)
 	return nil
 }
+
+// gradTopK: the values output's gradient goes back to the positions the
+// indices name (distinct along the axis): ScatterElements into zeros.
+func gradTopK(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	if dy[0] == "" {
+		return nil
+	}
+	axis := normAxis(attrsOf(n).int("axis", -1), len(xd))
+	z := b.zeros(xd, b.elem(x))
+	g := b.op("ScatterElements", "dX", []string{z, n.Output[1], dy[0]}, build.AttrInt("axis", axis))
+	b.setShape(g, b.elem(x), xd)
+	b.addGrad(x, g)
+	return nil
+}

@@ -2,6 +2,8 @@ package autodiff
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -123,6 +125,95 @@ func gradMatMul(b *builder, n *onnxpb.NodeProto, dy []string) error {
 			full := b.matmul("dB_full", at, g)
 			b.addGrad(B, b.reshape("dB", b.unbroadcast("dB_2d", full, bd2), bd))
 		}
+	}
+	return nil
+}
+
+// gradEinsum: for operand i with subscripts s_i, dX_i = Einsum(dY, the other
+// operands; "out,s_j,…->s_i"): the sum over every index the forward summed,
+// of dY times the other factors. Indices of s_i that appear nowhere else
+// (summed over x_i alone) get dY broadcast along them (Unsqueeze, Expand).
+// Ellipses and an index repeated within s_i (a diagonal) are not supported.
+func gradEinsum(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	eq := strings.ReplaceAll(attrsOf(n).str("equation", ""), " ", "")
+	if strings.Contains(eq, ".") {
+		return fmt.Errorf("Einsum %q: ellipsis is not supported", eq)
+	}
+	lhs, out, explicit := strings.Cut(eq, "->")
+	ins := strings.Split(lhs, ",")
+	if len(ins) != len(n.Input) {
+		return fmt.Errorf("Einsum %q: %d operands, %d inputs", eq, len(ins), len(n.Input))
+	}
+	if !explicit {
+		// Implicit output: the indices that appear once, in alphabetical order.
+		count := map[rune]int{}
+		for _, r := range lhs {
+			if r != ',' {
+				count[r]++
+			}
+		}
+		var once []rune
+		for r, c := range count {
+			if c == 1 {
+				once = append(once, r)
+			}
+		}
+		slices.Sort(once)
+		out = string(once)
+	}
+	for i, x := range n.Input {
+		if !b.needs[x] {
+			continue
+		}
+		xd, err := b.shape(x)
+		if err != nil {
+			return err
+		}
+		s := ins[i]
+		if len(s) != len(xd) {
+			return fmt.Errorf("Einsum %q: operand %d has rank %d", eq, i, len(xd))
+		}
+		elsewhere := out
+		operands := []string{dy[0]}
+		terms := []string{out}
+		for j, t := range ins {
+			if j != i {
+				elsewhere += t
+				operands = append(operands, n.Input[j])
+				terms = append(terms, t)
+			}
+		}
+		var kept []rune // indices of s_i the gradient einsum can produce
+		var missing []int64
+		for p, r := range s {
+			if strings.Count(s, string(r)) > 1 {
+				return fmt.Errorf("Einsum %q: index %c repeated in operand %d (a diagonal) is not supported", eq, r, i)
+			}
+			if strings.ContainsRune(elsewhere, r) {
+				kept = append(kept, r)
+			} else {
+				missing = append(missing, int64(p))
+			}
+		}
+		keptDims := make([]int64, 0, len(kept))
+		for p, r := range s {
+			if strings.ContainsRune(string(kept), r) {
+				keptDims = append(keptDims, xd[p])
+			}
+		}
+		g := b.op("Einsum", "dX", operands, build.AttrString("equation", strings.Join(terms, ",")+"->"+string(kept)))
+		b.setShape(g, b.elem(x), keptDims)
+		if len(missing) > 0 {
+			ud := append([]int64{}, xd...)
+			for _, p := range missing {
+				ud[p] = 1
+			}
+			u := b.op("Unsqueeze", "dX_unsqueezed", []string{g, b.constI64(missing...)})
+			b.setShape(u, b.elem(x), ud)
+			g = b.op("Expand", "dX_expanded", []string{u, b.constI64(xd...)})
+			b.setShape(g, b.elem(x), xd)
+		}
+		b.addGrad(x, g)
 	}
 	return nil
 }

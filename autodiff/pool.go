@@ -234,3 +234,18 @@ func gradGlobalAveragePool(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(x, out)
 	return nil
 }
+
+// gradGlobalMaxPool: dY goes to the elements equal to their channel's
+// maximum (ties all get it, as for ReduceMax).
+func gradGlobalMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	kd := append([]int64{xd[0], xd[1]}, ones(len(xd)-2)...)
+	y := b.expandTo("Y_full", n.Output[0], kd, xd)
+	g := b.expandTo("dY_full", dy[0], kd, xd)
+	b.addGrad(x, b.where("dX", b.compare("Equal", "is_max", x, y), g, b.constScalar(0, b.elem(x)), x))
+	return nil
+}

@@ -155,3 +155,15 @@ func gradReduceLogSumExp(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(x, b.mul("dX", p, b.reshape("dY_k", dy[0], kd)))
 	return nil
 }
+
+// gradReduceLogSum: y = log Σx: dX = dY / Σx = dY·exp(−y), broadcast.
+func gradReduceLogSum(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	xd, _, kd, err := b.reduceGeometry(n)
+	if err != nil {
+		return err
+	}
+	x := n.Input[0]
+	inv := b.unary("Exp", "inv_sum", b.unary("Neg", "neg_y", b.reshape("Y_k", n.Output[0], kd)))
+	b.addGrad(x, b.expandTo("dX", b.mul("dy_inv_sum", b.reshape("dY_k", dy[0], kd), inv), kd, xd))
+	return nil
+}

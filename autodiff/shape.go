@@ -309,3 +309,50 @@ func gradTrilu(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	b.addGrad(n.Input[0], g)
 	return nil
 }
+
+// gradDepthToSpace and gradSpaceToDepth undo the rearrangement on dY: the
+// forward op is Reshape → Transpose → Reshape; the gradient reshapes dY to
+// the transposed 6-D layout, applies the inverse permutation and reshapes
+// to X's shape (ONNX's definitions of DCR, CRD and SpaceToDepth).
+func gradDepthToSpace(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	return b.gradSpaceDepth(n, dy[0], true)
+}
+
+func gradSpaceToDepth(b *builder, n *onnxpb.NodeProto, dy []string) error {
+	return b.gradSpaceDepth(n, dy[0], false)
+}
+
+func (b *builder) gradSpaceDepth(n *onnxpb.NodeProto, dy string, toSpace bool) error {
+	x := n.Input[0]
+	xd, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	if len(xd) != 4 {
+		return fmt.Errorf("%s on rank %d (want 4)", n.GetOpType(), len(xd))
+	}
+	a := attrsOf(n)
+	k := a.int("blocksize", 0)
+	if k <= 0 {
+		return fmt.Errorf("%s blocksize %d", n.GetOpType(), k)
+	}
+	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
+	var mid []int64  // dY as the forward transpose's output
+	var perm []int64 // inverse of the forward permutation
+	switch {
+	case toSpace && a.str("mode", "DCR") == "DCR":
+		// [N, k, k, C/k², H, W] → perm [0,3,4,1,5,2] → [N, C/k², H, k, W, k]
+		mid, perm = []int64{N, C / (k * k), H, k, W, k}, []int64{0, 3, 5, 1, 2, 4}
+	case toSpace && a.str("mode", "DCR") == "CRD":
+		// [N, C/k², k, k, H, W] → perm [0,1,4,2,5,3] → [N, C/k², H, k, W, k]
+		mid, perm = []int64{N, C / (k * k), H, k, W, k}, []int64{0, 1, 3, 5, 2, 4}
+	case toSpace:
+		return fmt.Errorf("DepthToSpace mode %q", a.str("mode", ""))
+	default:
+		// [N, C, H/k, k, W/k, k] → perm [0,3,5,1,2,4] → [N, k, k, C, H/k, W/k]
+		mid, perm = []int64{N, k, k, C, H / k, W / k}, []int64{0, 3, 4, 1, 5, 2}
+	}
+	t := b.transpose("dY_T", b.reshape("dY_6d", dy, mid), perm)
+	b.addGrad(x, b.reshape("dX", t, xd))
+	return nil
+}

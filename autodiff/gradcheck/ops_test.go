@@ -24,6 +24,35 @@ func randT(name string, r *rand.Rand, scale float64, dims ...int64) *onnxpb.Tens
 	return build.Float32s(name, dims, v)
 }
 
+// scaledUnary: x (input) · w (param) · scale + shift → op → y, keeping the
+// argument inside op's domain (scale and shift are Constant nodes, not
+// parameters).
+func scaledUnary(op string, scale, shift float32) func(g *build.Graph, r *rand.Rand) {
+	return func(g *build.Graph, r *rand.Rand) {
+		g.Input("x", f32, []int64{2, 5})
+		g.Initializer(randT("w", r, 1, 2, 5))
+		g.Node("Constant", "scale", nil, []string{"s"}, build.AttrTensor("value", build.Float32s("s", nil, []float32{scale})))
+		g.Node("Constant", "shift", nil, []string{"c"}, build.AttrTensor("value", build.Float32s("c", nil, []float32{shift})))
+		g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+		g.Node("Mul", "ms", []string{"h", "s"}, []string{"hs"})
+		g.Node("Add", "a", []string{"hs", "c"}, []string{"hc"})
+		g.Node(op, "op", []string{"hc"}, []string{"y"})
+		g.Output("y", f32, []int64{2, 5})
+	}
+}
+
+// einsum: Einsum(equation) of two parameters a and b (x, an input, scales a).
+func einsum(eq string, ad, bd, yd []int64) func(g *build.Graph, r *rand.Rand) {
+	return func(g *build.Graph, r *rand.Rand) {
+		g.Input("x", f32, ad)
+		g.Initializer(randT("a", r, 1, ad...))
+		g.Initializer(randT("b", r, 1, bd...))
+		g.Node("Mul", "m", []string{"x", "a"}, []string{"h"})
+		g.Node("Einsum", "op", []string{"h", "b"}, []string{"y"}, build.AttrString("equation", eq))
+		g.Output("y", f32, yd)
+	}
+}
+
 // opCase is a one- or two-node forward model around one op.
 type opCase struct {
 	name  string
@@ -180,6 +209,46 @@ func TestOps(t *testing.T) {
 			g.Node("Gather", "op", []string{"emb", "ids"}, []string{"y"})
 			g.Output("y", f32, []int64{2, 5, 4})
 		}, "mse", 0},
+		opCase{"tan", after([]int64{2, 5}, []int64{2, 5}, "Tan", nil), "mse", 0},
+		opCase{"atan", after([]int64{2, 5}, []int64{2, 5}, "Atan", nil), "mse", 0},
+		opCase{"sinh", after([]int64{2, 5}, []int64{2, 5}, "Sinh", nil), "mse", 0},
+		opCase{"cosh", scaledUnary("Cosh", 1, 0.5), "mse", 0},
+		opCase{"asinh", after([]int64{2, 5}, []int64{2, 5}, "Asinh", nil), "mse", 0},
+		opCase{"asin", scaledUnary("Asin", 0.5, 0), "mse", 0},
+		opCase{"acos", scaledUnary("Acos", 0.5, 0), "mse", 0},
+		opCase{"atanh", scaledUnary("Atanh", 0.5, 0), "mse", 0},
+		opCase{"acosh", scaledUnary("Acosh", 0.5, 2), "mse", 0},
+		opCase{"softsign", after([]int64{2, 5}, []int64{2, 5}, "Softsign", nil), "mse", 0},
+		opCase{"mish_opset18", after([]int64{2, 5}, []int64{2, 5}, "Mish", nil), "mse", 18},
+		opCase{"celu", after([]int64{2, 5}, []int64{2, 5}, "Celu", nil, build.AttrFloat("alpha", 0.7)), "mse", 0},
+		opCase{"thresholdedrelu", after([]int64{2, 5}, []int64{2, 5}, "ThresholdedRelu", nil, build.AttrFloat("alpha", 0.2)), "mse", 0},
+		opCase{"shrink", after([]int64{2, 5}, []int64{2, 5}, "Shrink", nil, build.AttrFloat("lambd", 0.2), build.AttrFloat("bias", 0.1)), "mse", 0},
+		opCase{"castlike", after([]int64{2, 5}, []int64{2, 5}, "CastLike", param(1)), "mse", 0},
+		opCase{"globalmaxpool", after([]int64{2, 3, 4, 4}, []int64{2, 3, 1, 1}, "GlobalMaxPool", nil), "mse", 0},
+		opCase{"depthtospace_dcr", after([]int64{1, 8, 2, 3}, []int64{1, 2, 4, 6}, "DepthToSpace", nil, build.AttrInt("blocksize", 2)), "mse", 0},
+		opCase{"depthtospace_crd", after([]int64{1, 8, 2, 3}, []int64{1, 2, 4, 6}, "DepthToSpace", nil, build.AttrInt("blocksize", 2), build.AttrString("mode", "CRD")), "mse", 0},
+		opCase{"spacetodepth", after([]int64{1, 2, 4, 6}, []int64{1, 8, 2, 3}, "SpaceToDepth", nil, build.AttrInt("blocksize", 2)), "mse", 0},
+		opCase{"reducelogsum", func(g *build.Graph, r *rand.Rand) {
+			g.Input("x", f32, []int64{2, 3, 4})
+			g.Initializer(randT("w", r, 1, 2, 3, 4))
+			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+			g.Node("Exp", "e", []string{"h"}, []string{"p"})
+			g.Node("ReduceLogSum", "op", []string{"p"}, []string{"y"}, build.AttrInts("axes", 1))
+			g.Output("y", f32, []int64{2, 1, 4})
+		}, "mse", 0},
+		opCase{"topk", func(g *build.Graph, r *rand.Rand) {
+			g.Input("x", f32, []int64{2, 6})
+			g.Initializer(randT("w", r, 1, 2, 6))
+			g.Initializer(build.Int64s("k", []int64{1}, []int64{3}))
+			g.Node("Mul", "m", []string{"x", "w"}, []string{"h"})
+			g.Node("TopK", "op", []string{"h", "k"}, []string{"y", "idx"})
+			g.Output("y", f32, []int64{2, 3})
+		}, "mse", 0},
+		opCase{"einsum_matmul", einsum("ij,jk->ik", []int64{3, 4}, []int64{4, 5}, []int64{3, 5}), "mse", 0},
+		opCase{"einsum_batched_transposed", einsum("bij,bkj->bki", []int64{2, 3, 4}, []int64{2, 5, 4}, []int64{2, 5, 3}), "mse", 0},
+		opCase{"einsum_implicit", einsum("ij,jk", []int64{3, 4}, []int64{4, 5}, []int64{3, 5}), "mse", 0},
+		opCase{"einsum_summed_alone", einsum("ij,k->ik", []int64{3, 4}, []int64{5}, []int64{3, 5}), "mse", 0},
+		opCase{"einsum_dot", einsum("i,i->", []int64{4}, []int64{4}, []int64{}), "sum", 0},
 		// A U-Net level (unetLevel; the backward forms: TestGradForms).
 		opCase{"unet_level", unetLevel(2, false), "mse", 0},
 		opCase{"where_concat_split", func(g *build.Graph, r *rand.Rand) {

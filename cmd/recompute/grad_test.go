@@ -164,7 +164,7 @@ func TestGradBadInput(t *testing.T) {
 	u.Input("x", onnxpb.TensorProto_FLOAT, []int64{2, 4})
 	u.Initializer(build.Float32s("w", []int64{4, 3}, make([]float32, 12)))
 	u.Node("MatMul", "mm", []string{"x", "w"}, []string{"h"})
-	u.Node("Softsign", "the_softsign", []string{"h"}, []string{"y"})
+	u.Node("LpNormalization", "the_lpnorm", []string{"h"}, []string{"y"})
 	u.Output("y", onnxpb.TensorProto_FLOAT, []int64{2, 3})
 	if err := (&onnx.Model{Proto: build.Model(u.G, 17)}).Save(unsupported); err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestGradBadInput(t *testing.T) {
 		{[]string{good, "-o", out, "--size", "32"}, 2, "built-in"},
 		{[]string{truncated, "-o", out}, 1, "truncated.onnx"},
 		{[]string{filepath.Join(dir, "absent.onnx"), "-o", out}, 1, "built-in network"},
-		{[]string{unsupported, "-o", out}, 1, "Softsign (node the_softsign)"},
+		{[]string{unsupported, "-o", out}, 1, "LpNormalization (node the_lpnorm)"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := mtRun(append([]string{"grad"}, c.args...)...)

@@ -141,7 +141,12 @@ func rwAutodiff(m *onnx.Model, f *rewriteFlags) (*onnx.Model, string, error) {
 	}
 	tm, err2 := autodiff.Build(m, autodiff.Options{Loss: "sum"})
 	if err2 != nil {
-		return nil, "", fmt.Errorf("autodiff: %w", err)
+		// The sum loss takes any float output: its failure is the one
+		// that blocks the model (unless both are about the output).
+		if strings.Contains(err2.Error(), "not floating point") {
+			return nil, "", fmt.Errorf("autodiff: %w", err)
+		}
+		return nil, "", fmt.Errorf("autodiff (sum loss; cross-entropy does not apply): %w", err2)
 	}
 	return tm, "autodiff backward (sum loss: cross-entropy does not apply)", nil
 }
