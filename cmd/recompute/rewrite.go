@@ -137,18 +137,26 @@ func rwAutodiff(m *onnx.Model, f *rewriteFlags) (*onnx.Model, string, error) {
 		return tm, "autodiff backward (" + f.lossKind + " loss)", nil
 	}
 	if f.lossSet || f.lossKind != "cross-entropy" {
-		return nil, "", fmt.Errorf("autodiff: %w", err)
+		return nil, "", autodiffErr(err)
 	}
 	tm, err2 := autodiff.Build(m, autodiff.Options{Loss: "sum"})
 	if err2 != nil {
 		// The sum loss takes any float output: its failure is the one
 		// that blocks the model (unless both are about the output).
 		if strings.Contains(err2.Error(), "not floating point") {
-			return nil, "", fmt.Errorf("autodiff: %w", err)
+			return nil, "", autodiffErr(err)
 		}
-		return nil, "", fmt.Errorf("autodiff (sum loss; cross-entropy does not apply): %w", err2)
+		return nil, "", fmt.Errorf("%w (with the sum loss: cross-entropy does not apply)", autodiffErr(err2))
 	}
 	return tm, "autodiff backward (sum loss: cross-entropy does not apply)", nil
+}
+
+// autodiffErr says that err comes from autodiff, once.
+func autodiffErr(err error) error {
+	if strings.HasPrefix(err.Error(), "autodiff") {
+		return err
+	}
+	return fmt.Errorf("autodiff: %w", err)
 }
 
 func rwSplitTraining(m *onnx.Model, loss string) (*ops.Split, error) {
