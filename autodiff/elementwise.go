@@ -113,9 +113,14 @@ func gradPow(b *builder, n *onnxpb.NodeProto, dy []string) error {
 				d = b.mul("dA_full", dy[0], b.scale("e_pow", pw, e))
 			}
 		} else {
-			ym1 := b.sub("exp_minus_1", y, b.constScalar(1, b.elem(y)))
+			yx := y // the exponent in x's type (ONNX Pow allows e.g. an int64 one)
+			if b.elem(y) != b.elem(x) {
+				yx = b.unary("Cast", "exponent", y, build.AttrInt("to", int64(b.elem(x))))
+				b.setShape(yx, b.elem(x), b.shapes[y].dims)
+			}
+			ym1 := b.sub("exp_minus_1", yx, b.constScalar(1, b.elem(x)))
 			pw := b.bin("Pow", "pow", x, ym1)
-			d = b.mul("dA_full", dy[0], b.mul("e_pow", pw, y))
+			d = b.mul("dA_full", dy[0], b.mul("e_pow", pw, yx))
 		}
 		if err := b.operand("dA", x, d); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx/build"
@@ -61,6 +62,13 @@ func floatTensor(elem onnxpb.TensorProto_DataType, dims []int64, v []float64) *o
 		raw = make([]byte, 2*len(v))
 		for i, x := range v {
 			binary.LittleEndian.PutUint16(raw[2*i:], f16(float32(x)))
+		}
+	case onnxpb.TensorProto_BFLOAT16:
+		raw = make([]byte, 2*len(v))
+		for i, x := range v {
+			// The upper half of the float32, rounded to nearest even.
+			bits := math.Float32bits(float32(x))
+			binary.LittleEndian.PutUint16(raw[2*i:], uint16((bits+0x7fff+(bits>>16)&1)>>16))
 		}
 	default:
 		elem = onnxpb.TensorProto_FLOAT
@@ -125,7 +133,12 @@ func (b *builder) reshape(name, x string, dims []int64) string {
 	if eqDims(b.shapes[x].dims, dims) {
 		return x
 	}
-	out := b.op("Reshape", name, []string{x, b.constI64(dims...)})
+	var attrs []*onnxpb.AttributeProto
+	if slices.Contains(dims, 0) {
+		// A 0 in the shape means "copy the input's dim" unless allowzero.
+		attrs = append(attrs, build.AttrInt("allowzero", 1))
+	}
+	out := b.op("Reshape", name, []string{x, b.constI64(dims...)}, attrs...)
 	b.setShape(out, b.elem(x), append([]int64{}, dims...))
 	return out
 }

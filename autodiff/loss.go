@@ -20,6 +20,13 @@ func (b *builder) addLoss(opt Options) error {
 	if !isFloat(elem) {
 		return fmt.Errorf("autodiff: output %q is %v, not floating point; no loss", y, elem)
 	}
+	if elem == onnxpb.TensorProto_BFLOAT16 {
+		// The loss ops (OneHot, SoftmaxCrossEntropyLoss) take no bfloat16:
+		// the loss is computed on the output cast to float.
+		t := b.fval("loss/as_float", onnxpb.TensorProto_FLOAT, dims)
+		b.fwd = append(b.fwd, b.fnode("Cast", "loss/as_float", []string{y}, []string{t}, build.AttrInt("to", int64(onnxpb.TensorProto_FLOAT))))
+		y, elem = t, onnxpb.TensorProto_FLOAT
+	}
 	if opt.Loss == "" {
 		opt.Loss = "cross-entropy"
 		if len(dims) < 2 || dims[1] < 2 {

@@ -215,3 +215,33 @@ func TestGradHelpListsBuiltins(t *testing.T) {
 		}
 	}
 }
+
+// TestGradNodeModels: ONNX's own single-op test models (Debian
+// libonnx-testdata) for the gradient rules added from them, and three that
+// once gave a graph the checker refused (an int64 Pow exponent, a bfloat16
+// output, a Reshape to a 0-sized dim). Each must get a training graph that
+// passes onnx.checker.
+func TestGradNodeModels(t *testing.T) {
+	dir := "/usr/share/libonnx-testdata/data/node"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("%s absent (apt-get install libonnx-testdata)", dir)
+	}
+	for _, name := range []string{
+		"test_einsum_batch_matmul", "test_einsum_transpose", "test_einsum_sum", "test_einsum_inner_prod",
+		"test_top_k", "test_depthtospace_crd_mode", "test_depthtospace_dcr_mode", "test_spacetodepth",
+		"test_globalmaxpool", "test_reduce_log_sum", "test_castlike_FLOAT_to_DOUBLE",
+		"test_tan", "test_asin", "test_acos", "test_atan", "test_sinh", "test_cosh", "test_asinh", "test_acosh", "test_atanh",
+		"test_softsign", "test_celu", "test_thresholdedrelu", "test_shrink_soft",
+		"test_pow_types_float32_int64", "test_cast_FLOAT_to_BFLOAT16", "test_reshape_allowzero_reordered",
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := filepath.Join(dir, name, "model.onnx")
+			if _, err := os.Stat(in); err != nil {
+				t.Skipf("%s not in this libonnx-testdata", name)
+			}
+			out := filepath.Join(t.TempDir(), "train.onnx")
+			gtGrad(t, in, "-o", out, "--loss", "sum")
+			gtChecker(t, out)
+		})
+	}
+}
