@@ -15,7 +15,9 @@ import "slices"
 //   - recompute: v's forward producer (and, if its inputs are gone by then,
 //     theirs: a short chain of recomputable forward ops) runs again right
 //     before v's next backward reader, so v is freed after its last use
-//     before the peak (recomputation cost: the chain's);
+//     before the peak (recomputation cost: the chain's; up to
+//     reschedChainOps ops, enough for a residual block or a dense layer
+//     from the checkpoint before it);
 //   - delay: the backward op writing v moves to right before the first
 //     reader of its outputs (no cost; its inputs live longer instead).
 //
@@ -27,7 +29,7 @@ const (
 	reschedWork     = 2_000_000 // op-steps of replay per search, about
 	reschedMinEvals = 60
 	reschedMaxEvals = 2000
-	reschedChainOps = 8  // ops one recompute move may run
+	reschedChainOps = 32 // ops one recompute move may run
 	reschedTries    = 24 // idle values tried per peak
 )
 
