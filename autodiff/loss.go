@@ -46,7 +46,31 @@ func (b *builder) addLoss(opt Options) error {
 		if err != nil {
 			return err
 		}
-		if axis != 1 {
+		labelsIn := ""
+		if b.used[opt.Labels] {
+			return fmt.Errorf("autodiff: labels input %q clashes with a name in the model (choose another with --labels)", opt.Labels)
+		}
+		if axis == len(dims)-1 && len(dims) > 2 {
+			// Classes last (a language model's [N, seq, vocab]): flatten to
+			// [N·seq, vocab] and the labels to [N·seq] — the same mean
+			// loss, and a Reshape (which runtimes alias) instead of a
+			// transposed copy of the logits, in the forward and in the
+			// gradient.
+			ldims := dims[:len(dims)-1]
+			rows := numel(ldims)
+			t := b.fval("loss/rows", elem, []int64{rows, dims[axis]})
+			rn := b.fnode("Reshape", "loss/rows", []string{y, ""}, []string{t})
+			rn.Input[1] = b.fwdConst(rn, "shape", []int64{rows, dims[axis]})
+			b.fwd = append(b.fwd, rn)
+			b.used[opt.Labels] = true
+			b.g.Input = append(b.g.Input, build.ValueInfo(opt.Labels, onnxpb.TensorProto_INT64, ldims))
+			b.setShape(opt.Labels, onnxpb.TensorProto_INT64, ldims)
+			labelsIn = b.fval("loss/labels_rows", onnxpb.TensorProto_INT64, []int64{rows})
+			ln := b.fnode("Reshape", "loss/labels_rows", []string{opt.Labels, ""}, []string{labelsIn})
+			ln.Input[1] = b.fwdConst(ln, "shape", []int64{rows})
+			b.fwd = append(b.fwd, ln)
+			y, dims = t, []int64{rows, dims[axis]}
+		} else if axis != 1 {
 			// Move the classes to axis 1, where SoftmaxCrossEntropyLoss wants them.
 			perm := []int64{0, int64(axis)}
 			for i := 1; i < len(dims); i++ {
@@ -62,16 +86,16 @@ func (b *builder) addLoss(opt Options) error {
 			b.fwd = append(b.fwd, b.fnode("Transpose", "loss/classes_first", []string{y}, []string{t}, build.AttrInts("perm", perm...)))
 			y, dims = t, tdims
 		}
-		if b.used[opt.Labels] {
-			return fmt.Errorf("autodiff: labels input %q clashes with a name in the model (choose another with --labels)", opt.Labels)
-		}
-		b.used[opt.Labels] = true
 		b.labels = opt.Labels
-		ldims := append([]int64{dims[0]}, dims[2:]...)
-		b.g.Input = append(b.g.Input, build.ValueInfo(opt.Labels, onnxpb.TensorProto_INT64, ldims))
-		b.setShape(opt.Labels, onnxpb.TensorProto_INT64, ldims)
+		if labelsIn == "" {
+			b.used[opt.Labels] = true
+			ldims := append([]int64{dims[0]}, dims[2:]...)
+			b.g.Input = append(b.g.Input, build.ValueInfo(opt.Labels, onnxpb.TensorProto_INT64, ldims))
+			b.setShape(opt.Labels, onnxpb.TensorProto_INT64, ldims)
+			labelsIn = opt.Labels
+		}
 		logp := b.fval("loss/log_prob", elem, dims)
-		n := b.fnode("SoftmaxCrossEntropyLoss", "loss/cross_entropy", []string{y, opt.Labels}, []string{lossName, logp}, build.AttrString("reduction", "mean"))
+		n := b.fnode("SoftmaxCrossEntropyLoss", "loss/cross_entropy", []string{y, labelsIn}, []string{lossName, logp}, build.AttrString("reduction", "mean"))
 		b.fwd = append(b.fwd, n)
 	case "mse":
 		if b.used["target"] {
@@ -95,9 +119,13 @@ func (b *builder) addLoss(opt Options) error {
 	return nil
 }
 
-// gradSCE: d logits = (softmax - onehot(labels)) * dloss / count, with
-// softmax = exp(log_prob) (the op's second output), so the backward reads
-// log_prob and the labels, never the logits.
+// gradSCE: d logits = (softmax - onehot(labels)) · s, s = dloss / count
+// (mean) or dloss (sum), with softmax = exp(log_prob) (the op's second
+// output), so the backward reads log_prob and the labels, never the logits.
+// Written as softmax·s with −s added at the labels' positions
+// (ScatterElements, reduction add): two tensors of the logits' size at
+// once, never three (no one-hot tensor; GPT-2's logits are 1.5 GiB at
+// batch 8).
 func gradSCE(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	a := attrsOf(n)
 	if len(n.Input) > 2 && n.Input[2] != "" {
@@ -114,15 +142,14 @@ func gradSCE(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
-	elem := b.elem(x)
+	ld, err := b.shape(labels)
+	if err != nil {
+		return err
+	}
 	logp := input2(n.Output, 1)
 	if logp == "" {
 		return fmt.Errorf("log_prob output missing")
 	}
-	p := b.unary("Exp", "softmax", logp)
-	onehot := b.op("OneHot", "onehot", []string{labels, b.constI64(dims[1]), b.constTensor("off_on", elem, []int64{2}, []float64{0, 1})}, build.AttrInt("axis", 1))
-	b.setShape(onehot, elem, dims)
-	diff := b.sub("diff", p, onehot)
 	scale := 1.0
 	switch a.str("reduction", "mean") {
 	case "mean":
@@ -134,7 +161,15 @@ func gradSCE(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	default:
 		return fmt.Errorf("reduction %q is not supported", a.str("reduction", "mean"))
 	}
-	g := b.mul("dlogits", diff, b.scale("dloss_scaled", dy[0], scale))
+	s := b.scale("dloss_scaled", dy[0], scale)
+	ps := b.mul("softmax_scaled", b.unary("Exp", "softmax", logp), s)
+	// The labels as indices along the class axis: [N, 1, d…].
+	id := append([]int64{ld[0], 1}, ld[1:]...)
+	idx := b.reshape("labels_at_class", labels, id)
+	minus := b.op("Expand", "minus_s", []string{b.unary("Neg", "neg_s", s), b.constI64(id...)})
+	b.setShape(minus, b.elem(x), id)
+	g := b.op("ScatterElements", "dlogits", []string{ps, idx, minus}, build.AttrInt("axis", 1), build.AttrString("reduction", "add"))
+	b.setShape(g, b.elem(x), dims)
 	b.addGrad(x, g)
 	return nil
 }
