@@ -108,6 +108,7 @@ type candidate struct {
 	sched     Schedule
 	rep       *Replayed
 	resched   int // moves of reschedule (resched.go) applied
+	pruned    int // recomputations prune (resched.go) removed after them
 }
 
 // try schedules and replays a lower-set sequence (see build), records
@@ -238,6 +239,9 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 			note += "; "
 		}
 		note += fmt.Sprintf("peak-directed rescheduling: %d moves (idle values recomputed later, backward ops delayed)", best.resched)
+		if best.pruned > 0 {
+			note += fmt.Sprintf(", then %d recomputations pruned", best.pruned)
+		}
 	}
 	if best.keep != nil && note == "" {
 		n := 0
@@ -290,6 +294,11 @@ func (c *planCtx) rescheduleBest(from int) {
 		stopAt = c.budget
 	}
 	if y := c.reschedule(start, stopAt); y != nil {
+		limit := y.rep.PeakBytes
+		if stopAt > 0 && limit <= stopAt {
+			limit = stopAt
+		}
+		y = c.prune(y, limit)
 		c.cands = append(c.cands, y)
 	}
 }

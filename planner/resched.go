@@ -16,20 +16,21 @@ import "slices"
 //     theirs: a short chain of recomputable forward ops) runs again right
 //     before v's next backward reader, so v is freed after its last use
 //     before the peak (recomputation cost: the chain's; up to
-//     reschedChainOps ops, enough for a residual block or a dense layer
-//     from the checkpoint before it);
+//     reschedChainOps ops, enough for a few residual blocks or dense
+//     layers from the checkpoint before them);
 //   - delay: the backward op writing v moves to right before the first
 //     reader of its outputs (no cost; its inputs live longer instead).
 //
 // Every move is judged by replaying the whole schedule; a move is kept only
-// if it lowers the transient peak. Plans stay reproducible: moves are tried
+// if it lowers the transient peak. Afterwards prune removes recomputations
+// the final peak (or the budget) does not need, costliest first. Plans stay reproducible: moves are tried
 // in a fixed order and the number of replays is bounded by graph size.
 
 const (
 	reschedWork     = 2_000_000 // op-steps of replay per search, about
 	reschedMinEvals = 60
 	reschedMaxEvals = 2000
-	reschedChainOps = 32 // ops one recompute move may run
+	reschedChainOps = 64 // ops one recompute move may run
 	reschedTries    = 24 // idle values tried per peak
 )
 
@@ -72,6 +73,57 @@ func (c *planCtx) reschedule(x *candidate, stopAt int64) *candidate {
 		if !improved {
 			break
 		}
+	}
+	return best
+}
+
+// prune removes recomputations from x's order while the replayed peak
+// stays at most limit: the rescheduling moves add recompute chains greedily,
+// and a later move can make an earlier chain unnecessary (its value could
+// as well stay live). Costliest recomputations are tried first, each judged
+// by replay; the number of replays is bounded as in reschedule. It returns
+// x itself when nothing could be removed.
+func (c *planCtx) prune(x *candidate, limit int64) *candidate {
+	g := c.g
+	maxEvals := min(max(reschedWork/max(len(g.Ops), 1), reschedMinEvals), reschedMaxEvals)
+	order := x.order
+	seen := make([]bool, len(g.Ops))
+	var pos []int // positions of recompute steps
+	for p, o := range order {
+		if seen[o] && !g.Ops[o].Backward {
+			pos = append(pos, p)
+		}
+		seen[o] = true
+	}
+	slices.SortStableFunc(pos, func(a, b int) int {
+		ca, cb := g.Ops[order[a]].Cost, g.Ops[order[b]].Cost
+		switch {
+		case ca > cb:
+			return -1
+		case ca < cb:
+			return 1
+		}
+		return b - a // later first
+	})
+	best := x
+	for i, evals := 0, 0; i < len(pos) && evals < maxEvals; i++ {
+		p := pos[i]
+		evals++
+		next := make([]int, 0, len(order)-1)
+		next = append(append(next, order[:p]...), order[p+1:]...)
+		s := Liveness(g, next)
+		rep, err := Replay(g, s)
+		if err != nil || rep.PeakBytes > limit {
+			continue
+		}
+		order = next
+		for j := i + 1; j < len(pos); j++ {
+			if pos[j] > p {
+				pos[j]--
+			}
+		}
+		best = &candidate{seq: x.seq, model: x.model, keep: x.keep, segments: x.segments, predicted: x.predicted,
+			order: next, sched: s, rep: rep, resched: x.resched, pruned: best.pruned + 1}
 	}
 	return best
 }

@@ -163,3 +163,38 @@ func TestRecomputeMoveChain(t *testing.T) {
 		})
 	}
 }
+
+// prune drops a recomputation that the peak does not need: in the chain
+// graph of TestRecomputeMoveChain, rerunning A before gA frees a at gB but
+// the peak (at gA) is the same either way, so under that peak the rerun
+// goes and the overhead with it; under a lower limit it stays.
+func TestPruneDropsUnneededRecompute(t *testing.T) {
+	g := &Graph{Values: []Value{
+		{Name: "x", Bytes: 1, Resident: true},
+		{Name: "a", Bytes: 100}, {Name: "b", Bytes: 100},
+		{Name: "gb", Bytes: 100}, {Name: "ga", Bytes: 100}, {Name: "gx", Bytes: 1, Output: true},
+	}}
+	const x, a, b, gb, ga, gx = 0, 1, 2, 3, 4, 5
+	g.Ops = []Op{
+		{Name: "A", Inputs: []int{x}, Outputs: []int{a}, Cost: 1, Recomputable: true},
+		{Name: "B", Inputs: []int{a}, Outputs: []int{b}, Cost: 1, Recomputable: true},
+		{Name: "gB", Backward: true, Inputs: []int{b}, Outputs: []int{gb}},
+		{Name: "gA", Backward: true, Inputs: []int{gb, a}, Outputs: []int{ga}},
+		{Name: "gX", Backward: true, Inputs: []int{ga}, Outputs: []int{gx}},
+	}
+	order := []int{0, 1, 2, 0, 3, 4}
+	s := Liveness(g, order)
+	rep, err := Replay(g, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x0 := &candidate{order: order, sched: s, rep: rep}
+	c := &planCtx{g: g}
+	got := c.prune(x0, rep.PeakBytes)
+	if got.pruned != 1 || !slices.Equal(got.order, []int{0, 1, 2, 3, 4}) || got.rep.OverheadCost != 0 || got.rep.PeakBytes > rep.PeakBytes {
+		t.Errorf("prune at the peak %d: order %v, pruned %d, overhead %v, peak %d; want the rerun of A gone", rep.PeakBytes, got.order, got.pruned, got.rep.OverheadCost, got.rep.PeakBytes)
+	}
+	if kept := c.prune(x0, rep.PeakBytes-1); kept != x0 {
+		t.Errorf("prune under a limit below the peak changed the plan: %v", kept.order)
+	}
+}
