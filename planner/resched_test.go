@@ -122,10 +122,10 @@ func TestRescheduleStopsAtBudget(t *testing.T) {
 	}
 }
 
-// A recompute move must not count a value as live at the insertion point
-// when its next read belongs to a later recomputation (a new lifetime):
-// that value is recomputed in the chain too, not kept from the forward pass.
-func TestRecomputeMoveChain(t *testing.T) {
+// chainGraph: x (resident) → A → a → B → b, and the backward gB(b) → gb,
+// gA(gb, a) → ga, gX(ga) → gx; every non-resident value 100 bytes but gx.
+// Ops 0..4 are A, B, gB, gA, gX; value 2 is b.
+func chainGraph() *Graph {
 	g := &Graph{Values: []Value{
 		{Name: "x", Bytes: 1, Resident: true},
 		{Name: "a", Bytes: 100}, {Name: "b", Bytes: 100},
@@ -139,6 +139,14 @@ func TestRecomputeMoveChain(t *testing.T) {
 		{Name: "gA", Backward: true, Inputs: []int{gb, a}, Outputs: []int{ga}},
 		{Name: "gX", Backward: true, Inputs: []int{ga}, Outputs: []int{gx}},
 	}
+	return g
+}
+
+// A recompute move must not count a value as live at the insertion point
+// when its next read belongs to a later recomputation (a new lifetime):
+// that value is recomputed in the chain too, not kept from the forward pass.
+func TestRecomputeMoveChain(t *testing.T) {
+	g := chainGraph()
 	ix, err := g.index()
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +164,7 @@ func TestRecomputeMoveChain(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rd, wr := positions(g, c.order)
-			got := recomputeMove(g, ix, c.order, b, c.u, rd, wr)
+			got := recomputeMove(g, ix, c.order, 2, c.u, rd, wr) // value b
 			if !slices.Equal(got, c.want) {
 				t.Errorf("recomputeMove(b before position %d) = %v, want %v", c.u, got, c.want)
 			}
@@ -169,19 +177,7 @@ func TestRecomputeMoveChain(t *testing.T) {
 // the peak (at gA) is the same either way, so under that peak the rerun
 // goes and the overhead with it; under a lower limit it stays.
 func TestPruneDropsUnneededRecompute(t *testing.T) {
-	g := &Graph{Values: []Value{
-		{Name: "x", Bytes: 1, Resident: true},
-		{Name: "a", Bytes: 100}, {Name: "b", Bytes: 100},
-		{Name: "gb", Bytes: 100}, {Name: "ga", Bytes: 100}, {Name: "gx", Bytes: 1, Output: true},
-	}}
-	const x, a, b, gb, ga, gx = 0, 1, 2, 3, 4, 5
-	g.Ops = []Op{
-		{Name: "A", Inputs: []int{x}, Outputs: []int{a}, Cost: 1, Recomputable: true},
-		{Name: "B", Inputs: []int{a}, Outputs: []int{b}, Cost: 1, Recomputable: true},
-		{Name: "gB", Backward: true, Inputs: []int{b}, Outputs: []int{gb}},
-		{Name: "gA", Backward: true, Inputs: []int{gb, a}, Outputs: []int{ga}},
-		{Name: "gX", Backward: true, Inputs: []int{ga}, Outputs: []int{gx}},
-	}
+	g := chainGraph()
 	order := []int{0, 1, 2, 0, 3, 4}
 	s := Liveness(g, order)
 	rep, err := Replay(g, s)
