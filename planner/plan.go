@@ -307,6 +307,10 @@ func (c *planCtx) rescheduleBest(from int) {
 // budget (all, without one); the least overhead for objective time, the
 // least peak for memory (ties: the other criterion). None wins unless a
 // candidate's peak is below none's.
+// minGainDiv: without a budget, a plan that recomputes must lower the peak
+// by at least 1/minGainDiv (0.1%) of none's, or none is kept.
+const minGainDiv = 1000
+
 func (c *planCtx) choose() (*candidate, string, error) {
 	var best, lowest *candidate
 	nonePeak := c.none.rep.PeakBytes
@@ -316,6 +320,11 @@ func (c *planCtx) choose() (*candidate, string, error) {
 		}
 		if x.rep.PeakBytes >= nonePeak {
 			continue // never worse than none
+		}
+		if c.budget <= 0 && x.rep.OverheadCost > 0 && x.rep.PeakBytes > nonePeak-nonePeak/minGainDiv {
+			// Without a budget, recomputation must buy a visible
+			// reduction: a few bytes off the peak are not worth it.
+			continue
 		}
 		if c.budget > 0 && x.rep.PeakBytes > c.budget {
 			continue
@@ -341,7 +350,7 @@ func (c *planCtx) choose() (*candidate, string, error) {
 	if c.opt.Strategy == "none" {
 		return c.none, "", nil
 	}
-	return c.none, "no plan of this strategy replays below the none peak; fell back to none", nil
+	return c.none, "no plan of this strategy lowers the none peak by 0.1% or more; fell back to none", nil
 }
 
 func planNone(c *planCtx) error { return nil }

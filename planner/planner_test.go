@@ -228,3 +228,29 @@ func TestTooManyLowerSets(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Without a budget, a plan must lower the none peak by at least 0.1% to
+// be worth its recomputation; with a budget any plan within it counts.
+func TestMinimumGainOverNone(t *testing.T) {
+	// The chain graph with a of 1 byte and b, gb of 100,000: keeping a to gA
+	// peaks at gB with a, b and gb (200,001 bytes); rerunning A before gA
+	// frees a there (200,000): one byte less for a rerun.
+	g := chainGraph()
+	g.Values[1].Bytes = 1
+	g.Values[2].Bytes = 100_000
+	g.Values[3].Bytes = 100_000
+	p, err := Make(g, Options{Strategy: "approx", Objective: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.NonePeakBytes != 200_001 || p.OverheadCost != 0 || p.PeakBytes != p.NonePeakBytes {
+		t.Errorf("peak %d (none %d) at overhead %v: want none (200001) kept", p.PeakBytes, p.NonePeakBytes, p.OverheadCost)
+	}
+	p, err = Make(g, Options{Strategy: "approx", Objective: "memory", BudgetBytes: 200_000})
+	if err != nil {
+		t.Fatalf("budget 200000: %v", err)
+	}
+	if p.PeakBytes != 200_000 || p.OverheadCost == 0 {
+		t.Errorf("budget 200000: peak %d at overhead %v; want the rerun", p.PeakBytes, p.OverheadCost)
+	}
+}

@@ -230,17 +230,18 @@ func writeConvertTable(w io.Writer, results []*rewriteResult) {
 	fmt.Fprintln(w, "| file | nodes | peak before | peak after | reduction | overhead | seconds | status |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
 	ok := 0
-	var before, after int64
 	for _, r := range results {
 		if r.Status != "ok" {
 			fmt.Fprintf(w, "| %s | | | | | | %.2f | failed: %s |\n", r.File, r.Seconds, strings.ReplaceAll(r.Error, "|", "\\|"))
 			continue
 		}
 		ok++
-		before += r.BeforePeakBytes
-		after += r.PeakBytes
+		b, a := r.ReductionBase, r.ReductionAfter
+		if b == 0 {
+			b, a = r.BeforePeakBytes, r.PeakBytes
+		}
 		fmt.Fprintf(w, "| %s | %d → %d | %s | %s | %s | +%.1f%% | %.2f | ok |\n", r.File, r.NodesBefore, r.Nodes,
-			planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes), rwFmtChange(r.Reduction), 100*r.Overhead, r.Seconds)
+			planner.HumanBytes(b), planner.HumanBytes(a), rwFmtChange(r.Reduction), 100*r.Overhead, r.Seconds)
 	}
-	fmt.Fprintf(w, "\n%d of %d converted; peaks are simulated transient bytes (activations and gradients) in file order.\n", ok, len(results))
+	fmt.Fprintf(w, "\n%d of %d converted; peaks are simulated transient bytes (activations and gradients): before, the lower of the file order's and ONNX Runtime's order's; after, in the order the plan was made for.\n", ok, len(results))
 }

@@ -169,34 +169,38 @@ func rwSplitTraining(m *onnx.Model, loss string) (*ops.Split, error) {
 
 // rewriteResult is the outcome of rewriting one model.
 type rewriteResult struct {
-	File            string   `json:"file"`
-	Out             string   `json:"out,omitempty"`
-	What            string   `json:"what,omitempty"`
-	NodesBefore     int      `json:"nodes_before"`
-	Nodes           int      `json:"nodes"`
-	Clones          int      `json:"clones"`
-	Guards          int      `json:"guards"`
-	BeforePeakBytes int64    `json:"peak_before_bytes"`
-	PeakBytes       int64    `json:"peak_after_bytes"`
-	BeforeORTPeak   int64    `json:"ort_order_peak_before_bytes"`
-	ORTPeak         int64    `json:"ort_order_peak_after_bytes"`
-	PlannedPeak     int64    `json:"planned_peak_bytes"`
-	PredictedPeak   int64    `json:"predicted_peak_bytes"`
-	RescheduleMoves int      `json:"reschedule_moves,omitempty"`
-	BudgetBytes     int64    `json:"budget_bytes,omitempty"`
-	Reduction       float64  `json:"reduction"`
-	OverheadCost    float64  `json:"overhead_flops"`
-	Overhead        float64  `json:"overhead"`
-	BaseOrder       string   `json:"base_order,omitempty"`
-	BaseFilePeak    int64    `json:"base_file_order_peak_bytes,omitempty"`
-	BaseORTPeak     int64    `json:"base_ort_order_peak_bytes,omitempty"`
-	Strategy        string   `json:"strategy,omitempty"`
-	Note            string   `json:"note,omitempty"`
-	Warnings        []string `json:"warnings,omitempty"`
-	OutBytes        int64    `json:"out_bytes,omitempty"`
-	Seconds         float64  `json:"seconds"`
-	Status          string   `json:"status"`
-	Error           string   `json:"error,omitempty"`
+	File            string  `json:"file"`
+	Out             string  `json:"out,omitempty"`
+	What            string  `json:"what,omitempty"`
+	NodesBefore     int     `json:"nodes_before"`
+	Nodes           int     `json:"nodes"`
+	Clones          int     `json:"clones"`
+	Guards          int     `json:"guards"`
+	BeforePeakBytes int64   `json:"peak_before_bytes"`
+	PeakBytes       int64   `json:"peak_after_bytes"`
+	BeforeORTPeak   int64   `json:"ort_order_peak_before_bytes"`
+	ORTPeak         int64   `json:"ort_order_peak_after_bytes"`
+	PlannedPeak     int64   `json:"planned_peak_bytes"`
+	PredictedPeak   int64   `json:"predicted_peak_bytes"`
+	RescheduleMoves int     `json:"reschedule_moves,omitempty"`
+	BudgetBytes     int64   `json:"budget_bytes,omitempty"`
+	Reduction       float64 `json:"reduction"`
+	// The two peaks Reduction compares: the lower baseline and the
+	// output's peak in the order it was planned in.
+	ReductionBase  int64    `json:"reduction_base_bytes,omitempty"`
+	ReductionAfter int64    `json:"reduction_after_bytes,omitempty"`
+	OverheadCost   float64  `json:"overhead_flops"`
+	Overhead       float64  `json:"overhead"`
+	BaseOrder      string   `json:"base_order,omitempty"`
+	BaseFilePeak   int64    `json:"base_file_order_peak_bytes,omitempty"`
+	BaseORTPeak    int64    `json:"base_ort_order_peak_bytes,omitempty"`
+	Strategy       string   `json:"strategy,omitempty"`
+	Note           string   `json:"note,omitempty"`
+	Warnings       []string `json:"warnings,omitempty"`
+	OutBytes       int64    `json:"out_bytes,omitempty"`
+	Seconds        float64  `json:"seconds"`
+	Status         string   `json:"status"`
+	Error          string   `json:"error,omitempty"`
 }
 
 // rewriteFile plans and rewrites the model named by in and writes it to out
@@ -268,6 +272,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	}
 	if b > 0 {
 		res.Reduction = 1 - float64(after)/float64(b)
+		res.ReductionBase, res.ReductionAfter = b, after
 	}
 	if rep.UnsizedValues > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d values have no known size; the simulated peak leaves them out", rep.UnsizedValues))
