@@ -5,7 +5,6 @@ import (
 
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
-	"google.golang.org/protobuf/proto"
 )
 
 // addLoss appends the loss nodes (logical forward nodes) on the model's first
@@ -127,12 +126,8 @@ func (b *builder) addLoss(opt Options) error {
 // once, never three (no one-hot tensor; GPT-2's logits are 1.5 GiB at
 // batch 8).
 func gradSCE(b *builder, n *onnxpb.NodeProto, dy []string) error {
-	a := attrsOf(n)
-	if len(n.Input) > 2 && n.Input[2] != "" {
-		return fmt.Errorf("class weights are not supported")
-	}
-	if a["ignore_index"] != nil {
-		return fmt.Errorf("ignore_index is not supported")
+	if err := lossSupported(n); err != nil {
+		return err
 	}
 	if dy[0] == "" {
 		return nil
@@ -150,16 +145,9 @@ func gradSCE(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if logp == "" {
 		return fmt.Errorf("log_prob output missing")
 	}
-	scale := 1.0
-	switch a.str("reduction", "mean") {
-	case "mean":
-		if numel(dims) == 0 {
-			return fmt.Errorf("the loss input is empty (shape %v)", dims)
-		}
-		scale = 1 / float64(numel(dims)/dims[1])
-	case "sum":
-	default:
-		return fmt.Errorf("reduction %q is not supported", a.str("reduction", "mean"))
+	scale, err := lossScale(n, dims)
+	if err != nil {
+		return err
 	}
 	s := b.scale("dloss_scaled", dy[0], scale)
 	ps := b.mul("softmax_scaled", b.unary("Exp", "softmax", logp), s)
@@ -181,17 +169,41 @@ func input2(v []string, i int) string {
 	return ""
 }
 
-var _ = proto.String
+// lossSupported refuses the loss options (SoftmaxCrossEntropyLoss,
+// NegativeLogLikelihoodLoss) whose gradients are not written here: class
+// weights and ignore_index.
+func lossSupported(n *onnxpb.NodeProto) error {
+	if len(n.Input) > 2 && n.Input[2] != "" {
+		return fmt.Errorf("class weights are not supported")
+	}
+	if attrsOf(n)["ignore_index"] != nil {
+		return fmt.Errorf("ignore_index is not supported")
+	}
+	return nil
+}
+
+// lossScale is dloss's factor in the gradient of a loss over an input of
+// the given dims (classes on axis 1): 1/count of the reduced elements for
+// reduction mean, 1 for sum.
+func lossScale(n *onnxpb.NodeProto, dims []int64) (float64, error) {
+	switch r := attrsOf(n).str("reduction", "mean"); r {
+	case "mean":
+		if numel(dims) == 0 {
+			return 0, fmt.Errorf("the loss input is empty (shape %v)", dims)
+		}
+		return 1 / float64(numel(dims)/dims[1]), nil
+	case "sum":
+		return 1, nil
+	default:
+		return 0, fmt.Errorf("reduction %q is not supported", r)
+	}
+}
 
 // gradNLL (NegativeLogLikelihoodLoss, no weights, no ignore_index):
 // dX = −onehot(target)·dloss/count (mean) or −onehot·dloss (sum).
 func gradNLL(b *builder, n *onnxpb.NodeProto, dy []string) error {
-	a := attrsOf(n)
-	if len(n.Input) > 2 && n.Input[2] != "" {
-		return fmt.Errorf("class weights are not supported")
-	}
-	if a["ignore_index"] != nil {
-		return fmt.Errorf("ignore_index is not supported")
+	if err := lossSupported(n); err != nil {
+		return err
 	}
 	x, target := n.Input[0], n.Input[1]
 	dims, err := b.shape(x)
@@ -201,17 +213,9 @@ func gradNLL(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	elem := b.elem(x)
 	onehot := b.op("OneHot", "onehot", []string{target, b.constI64(dims[1]), b.constTensor("off_on", elem, []int64{2}, []float64{0, -1})}, build.AttrInt("axis", 1))
 	b.setShape(onehot, elem, dims)
-	var scale float64
-	switch a.str("reduction", "mean") {
-	case "mean":
-		if numel(dims) == 0 {
-			return fmt.Errorf("the loss input is empty (shape %v)", dims)
-		}
-		scale = 1 / float64(numel(dims)/dims[1])
-	case "sum":
-		scale = 1
-	default:
-		return fmt.Errorf("reduction %q is not supported", a.str("reduction", "mean"))
+	scale, err := lossScale(n, dims)
+	if err != nil {
+		return err
 	}
 	b.addGrad(x, b.mul("dX", onehot, b.scale("dloss_scaled", dy[0], scale)))
 	return nil
