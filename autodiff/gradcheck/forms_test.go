@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onnx-recompute/recompute/autodiff"
-	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/build"
 )
 
@@ -61,12 +59,7 @@ func TestGradForms(t *testing.T) {
 		{"concat_two_readers", unetLevel(2, true), map[string]int{"ScatterElements": 1, "Split": 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			g := build.New(c.name)
-			c.model(g, rand.New(rand.NewPCG(1, 2)))
-			tm, err := autodiff.Build(&onnx.Model{Proto: build.Model(g.G, 17)}, autodiff.Options{Loss: "sum"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tm := opCase{name: c.name, make: c.model, loss: "sum"}.training(t)
 			got := map[string]int{}
 			for _, n := range tm.Proto.Graph.Node {
 				if strings.HasPrefix(n.GetName(), "Grad/") {

@@ -61,6 +61,39 @@ type opCase struct {
 	opset int64 // 0: 17
 }
 
+// training builds the case's forward model (weights seeded) at its opset
+// and its training graph.
+func (c opCase) training(t *testing.T) *onnx.Model {
+	t.Helper()
+	g := build.New(c.name)
+	c.make(g, rand.New(rand.NewPCG(1, 2)))
+	opset := c.opset
+	if opset == 0 {
+		opset = 17
+	}
+	tm, err := autodiff.Build(&onnx.Model{Proto: build.Model(g.G, opset)}, autodiff.Options{Loss: c.loss})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+// check compares coords sampled gradient coordinates per parameter of the
+// case's training graph with finite differences on ONNX Runtime.
+func (c opCase) check(t *testing.T, coords int) {
+	t.Helper()
+	res, err := Check(c.training(t), Options{Coords: coords, Tolerance: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() {
+		for _, p := range res.Params {
+			t.Logf("%s %+v", p.Name, p.Coords)
+		}
+	}
+	report(t, res)
+}
+
 // TestOps checks each gradient rule alone on ONNX Runtime, on awkward
 // geometries (strides with remainders, groups, dilations, ceil mode).
 func TestOps(t *testing.T) {
@@ -393,29 +426,6 @@ func TestOps(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := rand.New(rand.NewPCG(1, 2))
-			g := build.New(c.name)
-			c.make(g, r)
-			opset := c.opset
-			if opset == 0 {
-				opset = 17
-			}
-			m := &onnx.Model{Proto: build.Model(g.G, opset)}
-			tm, err := autodiff.Build(m, autodiff.Options{Loss: c.loss})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := Check(tm, Options{Coords: 3, Tolerance: 0.02})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !res.OK() {
-				for _, p := range res.Params {
-					t.Logf("%s %+v", p.Name, p.Coords)
-				}
-			}
-			report(t, res)
-		})
+		t.Run(c.name, func(t *testing.T) { c.check(t, 3) })
 	}
 }
