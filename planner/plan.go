@@ -303,14 +303,14 @@ func (c *planCtx) rescheduleBest(from int) {
 	}
 }
 
-// choose picks the plan among the replayed candidates: those within the
-// budget (all, without one); the least overhead for objective time, the
-// least peak for memory (ties: the other criterion). None wins unless a
-// candidate's peak is below none's.
 // minGainDiv: without a budget, a plan that recomputes must lower the peak
 // by at least 1/minGainDiv (0.1%) of none's, or none is kept.
 const minGainDiv = 1000
 
+// choose picks the plan among the replayed candidates: those within the
+// budget (all, without one); the least overhead for objective time, the
+// least peak for memory (ties: the other criterion). None wins unless a
+// candidate's peak is below none's (without a budget, by minGainDiv).
 func (c *planCtx) choose() (*candidate, string, error) {
 	var best, lowest *candidate
 	nonePeak := c.none.rep.PeakBytes

@@ -163,6 +163,17 @@ func Liveness(g *Graph, order []int) Schedule {
 	return s
 }
 
+// peakStep returns the index in s of the first compute step at which r
+// (s replayed) reaches its peak, or -1.
+func peakStep(s Schedule, r *Replayed) int {
+	for i, st := range s {
+		if st.Op >= 0 && r.Timeline[i] == r.PeakBytes {
+			return i
+		}
+	}
+	return -1
+}
+
 // PeakValue is one value live at a schedule's transient peak.
 type PeakValue struct {
 	Value  int // index into Graph.Values
@@ -179,14 +190,7 @@ func PeakLive(g *Graph, s Schedule) (step int, vals []PeakValue, err error) {
 	if err != nil {
 		return -1, nil, err
 	}
-	step = -1
-	for i, st := range s {
-		if st.Op >= 0 && r.Timeline[i] == r.PeakBytes {
-			step = i
-			break
-		}
-	}
-	if step < 0 {
+	if step = peakStep(s, r); step < 0 {
 		return -1, nil, nil
 	}
 	writer := make([]int, len(g.Values))

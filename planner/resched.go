@@ -23,8 +23,9 @@ import "slices"
 //
 // Every move is judged by replaying the whole schedule; a move is kept only
 // if it lowers the transient peak. Afterwards prune removes recomputations
-// the final peak (or the budget) does not need, costliest first. Plans stay reproducible: moves are tried
-// in a fixed order and the number of replays is bounded by graph size.
+// the final peak (or the budget) does not need, costliest first. Plans stay
+// reproducible: moves are tried in a fixed order and the number of replays
+// is bounded by graph size (replayBudget).
 
 const (
 	reschedWork     = 2_000_000 // op-steps of replay per search, about
@@ -37,9 +38,15 @@ const (
 // reschedule improves x's replayed peak with recompute and delay moves. It
 // stops when no move lowers the peak or, with stopAt > 0, as soon as the
 // peak is at most stopAt. It returns nil when nothing improved.
+// replayBudget is how many whole-schedule replays one search of this file
+// (reschedule, prune) may run: about reschedWork op-steps in all.
+func (c *planCtx) replayBudget() int {
+	return min(max(reschedWork/max(len(c.g.Ops), 1), reschedMinEvals), reschedMaxEvals)
+}
+
 func (c *planCtx) reschedule(x *candidate, stopAt int64) *candidate {
 	g := c.g
-	maxEvals := min(max(reschedWork/max(len(g.Ops), 1), reschedMinEvals), reschedMaxEvals)
+	maxEvals := c.replayBudget()
 	order := x.order
 	peak := x.rep.PeakBytes
 	// The moves are found on the order's own liveness schedule (x's may
@@ -81,11 +88,11 @@ func (c *planCtx) reschedule(x *candidate, stopAt int64) *candidate {
 // stays at most limit: the rescheduling moves add recompute chains greedily,
 // and a later move can make an earlier chain unnecessary (its value could
 // as well stay live). Costliest recomputations are tried first, each judged
-// by replay; the number of replays is bounded as in reschedule. It returns
-// x itself when nothing could be removed.
+// by replay, at most replayBudget of them. It returns x itself when nothing
+// could be removed.
 func (c *planCtx) prune(x *candidate, limit int64) *candidate {
 	g := c.g
-	maxEvals := min(max(reschedWork/max(len(g.Ops), 1), reschedMinEvals), reschedMaxEvals)
+	maxEvals := c.replayBudget()
 	order := x.order
 	seen := make([]bool, len(g.Ops))
 	var pos []int // positions of recompute steps
@@ -133,19 +140,15 @@ func (c *planCtx) prune(x *candidate, limit int64) *candidate {
 func (c *planCtx) reschedMoves(order []int, s Schedule, rep *Replayed) [][]int {
 	g, ix := c.g, c.ix
 	// q: the position in order of the compute step at the peak.
-	q, pos := -1, -1
-	for i, st := range s {
-		if st.Op < 0 {
-			continue
-		}
-		pos++
-		if rep.Timeline[i] == rep.PeakBytes {
-			q = pos
-			break
-		}
-	}
-	if q < 0 {
+	at := peakStep(s, rep)
+	if at < 0 {
 		return nil
+	}
+	q := -1
+	for _, st := range s[:at+1] {
+		if st.Op >= 0 {
+			q++
+		}
 	}
 	nv := len(g.Values)
 	reads, writes := positions(g, order)
