@@ -119,9 +119,8 @@ type builder struct {
 	mine     map[string]*onnxpb.NodeProto
 	cur      string // name of the forward node whose gradient is being built
 	constN   map[string]string
-	gradVals map[string]bool              // values that are accumulated gradients
-	fwdOf    map[string]*onnxpb.NodeProto // forward producer of each value (fwdNode)
-	labels   string                       // name of the labels input (cross-entropy)
+	gradVals map[string]bool // values that are accumulated gradients
+	labels   string          // name of the labels input (cross-entropy)
 	folded   map[string][]int64
 	warnings []string
 	// forward conversion state (prepare.go)
@@ -215,21 +214,6 @@ func nodeName(n *onnxpb.NodeProto) string {
 		return n.GetOpType() + "(" + n.Output[0] + ")"
 	}
 	return n.GetOpType()
-}
-
-// fwdNode returns the forward node that writes v, or nil.
-func (b *builder) fwdNode(v string) *onnxpb.NodeProto {
-	if b.fwdOf == nil {
-		b.fwdOf = map[string]*onnxpb.NodeProto{}
-		for _, n := range b.fwd {
-			for _, o := range n.Output {
-				if o != "" {
-					b.fwdOf[o] = n
-				}
-			}
-		}
-	}
-	return b.fwdOf[v]
 }
 
 // fresh returns an unused name built from base.

@@ -277,8 +277,11 @@ func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
 // parts with the matching slices of W, and its gradient needs the parts,
 // never the concatenation. Otherwise nil.
 func (b *builder) channelConcat(x string, conv *onnxpb.NodeProto) ([]string, []int64) {
-	cat := b.fwdNode(x)
+	var cat *onnxpb.NodeProto
 	for _, n := range b.fwd {
+		if slices.Contains(n.Output, x) {
+			cat = n
+		}
 		if n != conv && slices.Contains(n.Input, x) {
 			return nil, nil
 		}
