@@ -1,11 +1,16 @@
 package autodiff
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 )
+
+// ErrOutputNotFloat: the model's first output is not floating point, so no
+// loss of any kind can be put on it.
+var ErrOutputNotFloat = errors.New("not floating point; no loss")
 
 // addLoss appends the loss nodes (logical forward nodes) on the model's first
 // output and declares the inputs the loss needs.
@@ -17,7 +22,7 @@ func (b *builder) addLoss(opt Options) error {
 	}
 	elem := b.elem(y)
 	if !isFloat(elem) {
-		return fmt.Errorf("autodiff: output %q is %v, not floating point; no loss", y, elem)
+		return fmt.Errorf("autodiff: output %q is %v, %w", y, elem, ErrOutputNotFloat)
 	}
 	if elem == onnxpb.TensorProto_BFLOAT16 {
 		// The loss ops (OneHot, SoftmaxCrossEntropyLoss) take no bfloat16:

@@ -143,7 +143,7 @@ func rwAutodiff(m *onnx.Model, f *rewriteFlags) (*onnx.Model, string, error) {
 	if err2 != nil {
 		// The sum loss takes any float output: its failure is the one
 		// that blocks the model (unless both are about the output).
-		if strings.Contains(err2.Error(), "not floating point") {
+		if errors.Is(err2, autodiff.ErrOutputNotFloat) {
 			return nil, "", autodiffErr(err)
 		}
 		return nil, "", fmt.Errorf("%w (with the sum loss: cross-entropy does not apply)", autodiffErr(err2))
