@@ -322,23 +322,25 @@ func (b *builder) gradOf(v string) string {
 		if g = b.accumulateUnpool(v, cs); g != "" {
 			break
 		}
-		saved := b.cur
-		b.cur = ""
-		name := b.fresh(v + "_grad")
-		n := &onnxpb.NodeProto{OpType: proto.String("Sum"), Name: proto.String("Grad/accumulate/" + v), Input: cs, Output: []string{name}}
-		b.used[n.GetName()] = true
-		b.g.Node = append(b.g.Node, n)
-		for _, in := range cs {
-			b.refs[in]++
-		}
-		b.mine[name] = n
-		b.shapes[name] = b.shapes[v]
-		b.cur = saved
-		g = name
+		g = b.accumulated(v, "Sum", cs)
 	}
 	b.grad[v] = g
 	b.gradVals[g] = true
 	return g
+}
+
+// accumulated appends the node that writes v's accumulated gradient, named
+// "Grad/accumulate/<v>", and returns its output, "<v>_grad" (v's shape).
+func (b *builder) accumulated(v, op string, inputs []string) string {
+	name := b.fresh(v + "_grad")
+	n := &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(b.fresh("Grad/accumulate/" + v)), Input: inputs, Output: []string{name}}
+	b.g.Node = append(b.g.Node, n)
+	for _, in := range inputs {
+		b.refs[in]++
+	}
+	b.mine[name] = n
+	b.shapes[name] = b.shapes[v]
+	return name
 }
 
 func (b *builder) contribCount(g string) int {

@@ -3,8 +3,6 @@ package autodiff
 import (
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 )
@@ -51,14 +49,25 @@ func gradMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
 		b.addGrad(x, dx)
 		return nil
 	}
-	total := numel(xd)
-	idx := b.reshape("indices_flat", outs[1], []int64{numel(yd)})
-	upd := b.reshape("dY_flat", dy[0], []int64{numel(yd)})
-	z := b.zeros([]int64{total}, b.elem(x))
-	s := b.op("ScatterElements", "scatter", []string{z, idx, upd}, build.AttrInt("axis", 0), build.AttrString("reduction", "add"))
-	b.setShape(s, b.elem(x), []int64{total})
-	b.addGrad(x, b.reshape("dX", s, xd))
+	idx, upd := b.flatPooled(outs[1], dy[0])
+	z := b.zeros([]int64{numel(xd)}, b.elem(x))
+	b.addGrad(x, b.reshape("dX", b.scatterAdd("scatter", z, idx, upd), xd))
 	return nil
+}
+
+// flatPooled flattens MaxPool's flat indices idx and the pooled gradient
+// dy for scatterAdd.
+func (b *builder) flatPooled(idx, dy string) (string, string) {
+	n := []int64{numel(b.shapes[dy].dims)}
+	return b.reshape("indices_flat", idx, n), b.reshape("dY_flat", dy, n)
+}
+
+// scatterAdd adds upd into data (flat: one axis of the pooled input's
+// size) at the flat indices idx: ScatterElements(reduction=add), axis 0.
+func (b *builder) scatterAdd(name, data, idx, upd string) string {
+	s := b.op("ScatterElements", name, []string{data, idx, upd}, build.AttrInt("axis", 0), build.AttrString("reduction", "add"))
+	b.setShape(s, b.elem(data), b.shapes[data].dims)
+	return s
 }
 
 // accumulateUnpool accumulates the gradient contributions cs of v when
@@ -103,22 +112,10 @@ func (b *builder) accumulateUnpool(v string, cs []string) string {
 		b.setShape(acc, b.elem(v), b.shapes[v].dims)
 	}
 	xd := b.shapes[v].dims
-	yd := b.shapes[dy].dims
 	flat := b.reshape("flat", acc, []int64{numel(xd)})
-	s := b.op("ScatterElements", "scatter_add", []string{flat,
-		b.reshape("indices_flat", idx, []int64{numel(yd)}), b.reshape("dY_flat", dy, []int64{numel(yd)})},
-		build.AttrInt("axis", 0), build.AttrString("reduction", "add"))
-	b.setShape(s, b.elem(v), []int64{numel(xd)})
-	name := b.fresh(v + "_grad")
-	n := &onnxpb.NodeProto{OpType: proto.String("Reshape"), Name: proto.String(b.fresh("Grad/accumulate/" + v)),
-		Input: []string{s, b.constI64(xd...)}, Output: []string{name}}
-	b.g.Node = append(b.g.Node, n)
-	for _, in := range n.Input {
-		b.refs[in]++
-	}
-	b.mine[name] = n
-	b.setShape(name, b.elem(v), xd)
-	return name
+	fi, fd := b.flatPooled(idx, dy)
+	s := b.scatterAdd("scatter_add", flat, fi, fd)
+	return b.accumulated(v, "Reshape", []string{s, b.constI64(xd...)})
 }
 
 // unpoolable reports whether MaxPool node n (input dims xd, element type
@@ -243,9 +240,6 @@ func gradGlobalMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
-	kd := append([]int64{xd[0], xd[1]}, ones(len(xd)-2)...)
-	y := b.expandTo("Y_full", n.Output[0], kd, xd)
-	g := b.expandTo("dY_full", dy[0], kd, xd)
-	b.addGrad(x, b.where("dX", b.compare("Equal", "is_max", x, y), g, b.constScalar(0, b.elem(x)), x))
+	b.addGrad(x, b.extremeGrad(x, n.Output[0], dy[0], append([]int64{xd[0], xd[1]}, ones(len(xd)-2)...), xd))
 	return nil
 }

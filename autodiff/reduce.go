@@ -103,11 +103,16 @@ func gradReduceExtreme(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
-	x := n.Input[0]
-	y := b.expandTo("Y_full", n.Output[0], kd, xd)
-	g := b.expandTo("dY_full", dy[0], kd, xd)
-	b.addGrad(x, b.where("dX", b.compare("Equal", "is_extreme", x, y), g, b.constScalar(0, b.elem(x)), x))
+	b.addGrad(n.Input[0], b.extremeGrad(n.Input[0], n.Output[0], dy[0], kd, xd))
 	return nil
+}
+
+// extremeGrad is the gradient of a maximum or minimum y of x over the axes
+// where kd (y with kept dims) is 1: dY, broadcast to xd, where x equals y.
+func (b *builder) extremeGrad(x, y, dy string, kd, xd []int64) string {
+	yf := b.expandTo("Y_full", y, kd, xd)
+	g := b.expandTo("dY_full", dy, kd, xd)
+	return b.where("dX", b.compare("Equal", "is_extreme", x, yf), g, b.constScalar(0, b.elem(x)), x)
 }
 
 // gradReduceSumSquare: dX = 2x·dY.
