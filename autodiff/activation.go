@@ -44,22 +44,12 @@ func gradLeakyRelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
 }
 
 // gradSigmoid: dX = dY * y * (1 - y).
-func gradSigmoid(b *builder, n *onnxpb.NodeProto, dy []string) error {
-	y := n.Output[0]
-	one := b.constScalar(1, b.elem(y))
-	d := b.mul("dsig", y, b.sub("one_minus_y", one, y))
-	b.addGrad(n.Input[0], b.mul("dX", dy[0], d))
-	return nil
-}
+var gradSigmoid = gradDerivative(func(b *builder, _, y string) string {
+	return b.mul("dsig", y, b.sub("one_minus_y", b.constScalar(1, b.elem(y)), y))
+})
 
 // gradTanh: dX = dY * (1 - y²).
-func gradTanh(b *builder, n *onnxpb.NodeProto, dy []string) error {
-	y := n.Output[0]
-	one := b.constScalar(1, b.elem(y))
-	d := b.sub("one_minus_y2", one, b.mul("y2", y, y))
-	b.addGrad(n.Input[0], b.mul("dX", dy[0], d))
-	return nil
-}
+var gradTanh = gradDerivative(func(b *builder, _, y string) string { return b.oneMinusSquare(y, "y") })
 
 // gradHardSigmoid: dX = alpha*dY where 0 < y < 1.
 func gradHardSigmoid(b *builder, n *onnxpb.NodeProto, dy []string) error {
@@ -97,12 +87,10 @@ func gradClip(b *builder, n *onnxpb.NodeProto, dy []string) error {
 }
 
 // gradErf: dX = dY * 2/sqrt(pi) * exp(-x²).
-func gradErf(b *builder, n *onnxpb.NodeProto, dy []string) error {
-	x := n.Input[0]
+var gradErf = gradDerivative(func(b *builder, x, _ string) string {
 	e := b.unary("Exp", "exp_neg_x2", b.unary("Neg", "neg_x2", b.mul("x2", x, x)))
-	b.addGrad(x, b.mul("dX", dy[0], b.scale("derf", e, 2/math.Sqrt(math.Pi))))
-	return nil
-}
+	return b.scale("derf", e, 2/math.Sqrt(math.Pi))
+})
 
 // softmaxAxes: the reduced axes (opset<13 softmax over all axes from axis on).
 func (b *builder) softmaxAxes(n *onnxpb.NodeProto) ([]int64, error) {
@@ -169,11 +157,7 @@ func gradPRelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
 }
 
 // gradSoftplus: dX = dY · sigmoid(x).
-func gradSoftplus(b *builder, n *onnxpb.NodeProto, dy []string) error {
-	x := n.Input[0]
-	b.addGrad(x, b.mul("dX", dy[0], b.unary("Sigmoid", "sigmoid", x)))
-	return nil
-}
+var gradSoftplus = gradDerivative(func(b *builder, x, _ string) string { return b.unary("Sigmoid", "sigmoid", x) })
 
 // gradHardSwish: y = x·clip(x/6 + 1/2, 0, 1): dX = dY·(x/3 + 1/2) on
 // (−3, 3), dY above, 0 below.
@@ -211,11 +195,7 @@ func (b *builder) expLinear(n *onnxpb.NodeProto, g string, c, slope float64) err
 }
 
 // gradSin: dX = dY·cos(x).
-func gradSin(b *builder, n *onnxpb.NodeProto, dy []string) error {
-	x := n.Input[0]
-	b.addGrad(x, b.mul("dX", dy[0], b.unary("Cos", "cos", x)))
-	return nil
-}
+var gradSin = gradDerivative(func(b *builder, x, _ string) string { return b.unary("Cos", "cos", x) })
 
 // gradCos: dX = −dY·sin(x).
 func gradCos(b *builder, n *onnxpb.NodeProto, dy []string) error {
@@ -225,7 +205,7 @@ func gradCos(b *builder, n *onnxpb.NodeProto, dy []string) error {
 }
 
 // gradDerivative returns a rule dX = dY · f'(x), f' built by deriv from
-// x (and the output y).
+// x or the output y.
 func gradDerivative(deriv func(b *builder, x, y string) string) func(*builder, *onnxpb.NodeProto, []string) error {
 	return func(b *builder, n *onnxpb.NodeProto, dy []string) error {
 		x := n.Input[0]
@@ -241,12 +221,8 @@ var (
 		return b.add("dtan", b.constScalar(1, b.elem(x)), b.mul("y2", y, y))
 	})
 	// asin' = 1/√(1−x²), acos' = −asin'.
-	gradAsin = gradDerivative(func(b *builder, x, _ string) string {
-		return b.unary("Reciprocal", "dasin", b.unary("Sqrt", "sqrt_1mx2", b.sub("one_minus_x2", b.constScalar(1, b.elem(x)), b.mul("x2", x, x))))
-	})
-	gradAcos = gradDerivative(func(b *builder, x, _ string) string {
-		return b.unary("Neg", "dacos", b.unary("Reciprocal", "dasin", b.unary("Sqrt", "sqrt_1mx2", b.sub("one_minus_x2", b.constScalar(1, b.elem(x)), b.mul("x2", x, x)))))
-	})
+	gradAsin = gradDerivative(func(b *builder, x, _ string) string { return b.dAsin(x) })
+	gradAcos = gradDerivative(func(b *builder, x, _ string) string { return b.unary("Neg", "dacos", b.dAsin(x)) })
 	// atan' = 1/(1+x²).
 	gradAtan = gradDerivative(func(b *builder, x, _ string) string {
 		return b.unary("Reciprocal", "datan", b.add("one_plus_x2", b.constScalar(1, b.elem(x)), b.mul("x2", x, x)))
@@ -262,7 +238,7 @@ var (
 		return b.unary("Reciprocal", "dacosh", b.unary("Sqrt", "sqrt_x2m1", b.sub("x2_minus_1", b.mul("x2", x, x), b.constScalar(1, b.elem(x)))))
 	})
 	gradAtanh = gradDerivative(func(b *builder, x, _ string) string {
-		return b.unary("Reciprocal", "datanh", b.sub("one_minus_x2", b.constScalar(1, b.elem(x)), b.mul("x2", x, x)))
+		return b.unary("Reciprocal", "datanh", b.oneMinusSquare(x, "x"))
 	})
 	// softsign' = 1/(1+|x|)².
 	gradSoftsign = gradDerivative(func(b *builder, x, _ string) string {
@@ -270,6 +246,17 @@ var (
 		return b.unary("Reciprocal", "dsoftsign", b.mul("sq", d, d))
 	})
 )
+
+// oneMinusSquare returns 1 − v² (nodes named after tag: "<tag>2",
+// "one_minus_<tag>2").
+func (b *builder) oneMinusSquare(v, tag string) string {
+	return b.sub("one_minus_"+tag+"2", b.constScalar(1, b.elem(v)), b.mul(tag+"2", v, v))
+}
+
+// dAsin returns asin'(x) = 1/√(1−x²).
+func (b *builder) dAsin(x string) string {
+	return b.unary("Reciprocal", "dasin", b.unary("Sqrt", "sqrt_1mx2", b.oneMinusSquare(x, "x")))
+}
 
 // gradThresholdedRelu: y = x if x > alpha else 0: dX = Where(x > alpha, dY, 0).
 func gradThresholdedRelu(b *builder, n *onnxpb.NodeProto, dy []string) error {
