@@ -248,22 +248,52 @@ func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	if err != nil {
 		return err
 	}
-	if parts, sizes := b.channelConcat(x, n); parts != nil && g.group == 1 {
-		return gradConvOfConcat(b, n, dy[0], parts, sizes, g)
+	// X = Concat(parts, axis 1) read only by this Conv (channelConcat):
+	// dW = Concat(weightGrad(part_i, dY), axis 1) and dpart_i =
+	// ConvTranspose(dY, W[:, c_i]), W[:, c_i] the part's input channels.
+	// The same sums as through X, but neither X nor its gradient (two
+	// tensors the size of X, and the Split's copies) is needed in the
+	// backward. Otherwise X is the one part.
+	parts, sizes := []string{x}, []int64{xd[1]}
+	if ps, ss := b.channelConcat(x, n); ps != nil && g.group == 1 {
+		parts, sizes = ps, ss
 	}
 	if b.needs[w] {
-		dw, err := b.weightGrad(x, dy[0], g)
-		if err != nil {
-			return err
+		var dws []string
+		for _, p := range parts {
+			dw, err := b.weightGrad(p, dy[0], g)
+			if err != nil {
+				return err
+			}
+			dws = append(dws, dw)
+		}
+		dw := dws[0]
+		if len(dws) > 1 {
+			dw = b.op("Concat", "dW_parts", dws, build.AttrInt("axis", 1))
+			b.setShape(dw, b.elem(w), wd)
 		}
 		b.addGrad(w, dw)
 	}
-	if b.needs[x] {
-		dx, err := b.transposeConv("dX", dy[0], w, g, g.group, xd[1], xd[2:])
+	var off int64
+	for i, p := range parts {
+		lo := off
+		off += sizes[i]
+		if !b.needs[p] {
+			continue
+		}
+		wp, name, group := w, "dX", g.group
+		if len(parts) > 1 {
+			pw := append([]int64{}, wd...)
+			pw[1] = sizes[i]
+			wp, name, group = b.op("Slice", "W_part", []string{w, b.constI64(lo), b.constI64(off), b.constI64(1)}), "dX_part", 1
+			b.setShape(wp, b.elem(w), pw)
+		}
+		pd := b.shapes[p].dims
+		dx, err := b.transposeConv(name, dy[0], wp, g, group, pd[1], pd[2:])
 		if err != nil {
 			return err
 		}
-		b.addGrad(x, dx)
+		b.addGrad(p, dx)
 	}
 	if bias := input(n, 2); bias != "" && b.needs[bias] {
 		b.addGrad(bias, b.biasGrad(dy[0]))
@@ -302,52 +332,6 @@ func (b *builder) channelConcat(x string, conv *onnxpb.NodeProto) ([]string, []i
 		sizes = append(sizes, d[1])
 	}
 	return cat.Input, sizes
-}
-
-// gradConvOfConcat is gradConv for X = Concat(parts, axis 1) read only by
-// this Conv (channelConcat): dW = Concat(weightGrad(part_i, dY), axis 1) and
-// dpart_i = ConvTranspose(dY, W[:, c_i]), with W[:, c_i] the part's slice of
-// input channels. The same sums as through X, but neither X nor its
-// gradient (two tensors the size of X, and the Split's copies) is needed in
-// the backward.
-func gradConvOfConcat(b *builder, n *onnxpb.NodeProto, dy string, parts []string, sizes []int64, g convGeom) error {
-	w := n.Input[1]
-	if b.needs[w] {
-		var dws []string
-		for _, p := range parts {
-			dw, err := b.weightGrad(p, dy, g)
-			if err != nil {
-				return err
-			}
-			dws = append(dws, dw)
-		}
-		wd := b.shapes[w].dims
-		dw := b.op("Concat", "dW_parts", dws, build.AttrInt("axis", 1))
-		b.setShape(dw, b.elem(w), wd)
-		b.addGrad(w, dw)
-	}
-	var off int64
-	for i, p := range parts {
-		lo := off
-		off += sizes[i]
-		if !b.needs[p] {
-			continue
-		}
-		wd := append([]int64{}, b.shapes[w].dims...)
-		wd[1] = sizes[i]
-		wp := b.op("Slice", "W_part", []string{w, b.constI64(lo), b.constI64(off), b.constI64(1)})
-		b.setShape(wp, b.elem(w), wd)
-		pd := b.shapes[p].dims
-		dx, err := b.transposeConv("dX_part", dy, wp, g, 1, pd[1], pd[2:])
-		if err != nil {
-			return err
-		}
-		b.addGrad(p, dx)
-	}
-	if bias := input(n, 2); bias != "" && b.needs[bias] {
-		b.addGrad(bias, b.biasGrad(dy))
-	}
-	return nil
 }
 
 // gradConvTranspose: dX = Conv(dY, W) with the same geometry; dW =
