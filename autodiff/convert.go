@@ -269,11 +269,8 @@ func (b *builder) toOpset17(n *onnxpb.NodeProto) ([]*onnxpb.NodeProto, error) {
 		// Mish (opset 18, absent from opset 17) = x·tanh(softplus(x)); n
 		// becomes the Mul.
 		x := n.Input[0]
-		sp, th := b.fresh(nodeName(n)+"/softplus"), b.fresh(nodeName(n)+"/tanh")
-		pre := []*onnxpb.NodeProto{
-			{OpType: proto.String("Softplus"), Name: proto.String(b.fresh(nodeName(n) + "/Softplus")), Input: []string{x}, Output: []string{sp}},
-			{OpType: proto.String("Tanh"), Name: proto.String(b.fresh(nodeName(n) + "/Tanh")), Input: []string{sp}, Output: []string{th}},
-		}
+		sp, th := b.primValue(n, "softplus"), b.primValue(n, "tanh")
+		pre := []*onnxpb.NodeProto{b.primNode(n, "Softplus", sp, x), b.primNode(n, "Tanh", th, sp)}
 		n.OpType = proto.String("Mul")
 		n.Attribute = nil
 		n.Input = []string{x, th}
@@ -297,16 +294,23 @@ func f64s(v []float32) []float64 {
 	return out
 }
 
+// primValue names a value of the primitives that replace forward node n.
+func (b *builder) primValue(n *onnxpb.NodeProto, what string) string {
+	return b.fresh(nodeName(n) + "/" + what)
+}
+
+// primNode is one of the primitive nodes that replace forward node n.
+func (b *builder) primNode(n *onnxpb.NodeProto, op, out string, in ...string) *onnxpb.NodeProto {
+	return &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(b.fresh(nodeName(n) + "/" + op)), Input: in, Output: []string{out}}
+}
+
 // geluPrimitives writes Gelu (opset 20, absent from opset 17) as
 // 0.5·x·(1 + erf(x/√2)), or with approximate="tanh" as
 // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); n becomes the last Mul.
 func (b *builder) geluPrimitives(n *onnxpb.NodeProto, approx string) ([]*onnxpb.NodeProto, error) {
 	x, y := n.Input[0], n.Output[0]
-	base := nodeName(n)
-	v := func(what string) string { return b.fresh(base + "/" + what) }
-	mk := func(op, out string, in ...string) *onnxpb.NodeProto {
-		return &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(b.fresh(base + "/" + op)), Input: in, Output: []string{out}}
-	}
+	v := func(what string) string { return b.primValue(n, what) }
+	mk := func(op, out string, in ...string) *onnxpb.NodeProto { return b.primNode(n, op, out, in...) }
 	var pre []*onnxpb.NodeProto
 	var inner string
 	switch approx {

@@ -183,35 +183,23 @@ func gradEinsum(b *builder, n *onnxpb.NodeProto, dy []string) error {
 				terms = append(terms, t)
 			}
 		}
-		var kept []rune // indices of s_i the gradient einsum can produce
-		var missing []int64
+		var kept []rune                // indices of s_i the gradient einsum can produce
+		var keptDims []int64           // their sizes
+		kd := append([]int64{}, xd...) // xd with 1 at the indices summed over x_i alone
 		for p, r := range s {
 			if strings.Count(s, string(r)) > 1 {
 				return fmt.Errorf("Einsum %q: index %c repeated in operand %d (a diagonal) is not supported", eq, r, i)
 			}
 			if strings.ContainsRune(elsewhere, r) {
-				kept = append(kept, r)
+				kept, keptDims = append(kept, r), append(keptDims, xd[p])
 			} else {
-				missing = append(missing, int64(p))
-			}
-		}
-		keptDims := make([]int64, 0, len(kept))
-		for p, r := range s {
-			if strings.ContainsRune(string(kept), r) {
-				keptDims = append(keptDims, xd[p])
+				kd[p] = 1
 			}
 		}
 		g := b.op("Einsum", "dX", operands, build.AttrString("equation", strings.Join(terms, ",")+"->"+string(kept)))
 		b.setShape(g, b.elem(x), keptDims)
-		if len(missing) > 0 {
-			ud := append([]int64{}, xd...)
-			for _, p := range missing {
-				ud[p] = 1
-			}
-			u := b.op("Unsqueeze", "dX_unsqueezed", []string{g, b.constI64(missing...)})
-			b.setShape(u, b.elem(x), ud)
-			g = b.op("Expand", "dX_expanded", []string{u, b.constI64(xd...)})
-			b.setShape(g, b.elem(x), xd)
+		if len(kept) < len(s) {
+			g = b.expandTo("dX_expanded", g, kd, xd)
 		}
 		b.addGrad(x, g)
 	}

@@ -339,15 +339,16 @@ func (b *builder) gradSpaceDepth(n *onnxpb.NodeProto, dy string, toSpace bool) e
 	N, C, H, W := xd[0], xd[1], xd[2], xd[3]
 	var mid []int64  // dY as the forward transpose's output
 	var perm []int64 // inverse of the forward permutation
+	mode := a.str("mode", "DCR")
 	switch {
-	case toSpace && a.str("mode", "DCR") == "DCR":
+	case toSpace && mode == "DCR":
 		// [N, k, k, C/k², H, W] → perm [0,3,4,1,5,2] → [N, C/k², H, k, W, k]
 		mid, perm = []int64{N, C / (k * k), H, k, W, k}, []int64{0, 3, 5, 1, 2, 4}
-	case toSpace && a.str("mode", "DCR") == "CRD":
+	case toSpace && mode == "CRD":
 		// [N, C/k², k, k, H, W] → perm [0,1,4,2,5,3] → [N, C/k², H, k, W, k]
 		mid, perm = []int64{N, C / (k * k), H, k, W, k}, []int64{0, 1, 3, 5, 2, 4}
 	case toSpace:
-		return fmt.Errorf("DepthToSpace mode %q", a.str("mode", ""))
+		return fmt.Errorf("DepthToSpace mode %q", mode)
 	default:
 		// [N, C, H/k, k, W/k, k] → perm [0,3,5,1,2,4] → [N, k, k, C, H/k, W/k]
 		mid, perm = []int64{N, k, k, C, H / k, W / k}, []int64{0, 3, 4, 1, 5, 2}
