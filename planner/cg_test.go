@@ -1,10 +1,8 @@
 package planner
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -57,15 +55,7 @@ func TestVGG19Reference(t *testing.T) {
 			t.Errorf("%s memory objective peak = %d, want <= %d (published solver)", strat, p.PeakBytes, int64(solverRef))
 		}
 		// The emitted text replays the same.
-		var buf bytes.Buffer
-		if err := WriteSchedule(&buf, g, p.Schedule); err != nil {
-			t.Fatal(err)
-		}
-		s, err := ReadSchedule(strings.NewReader(buf.String()), g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := Replay(g, s)
+		r, err := replayText(t, g, p.Schedule)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,15 +25,7 @@ func FuzzParseCG(f *testing.F) {
 		if err != nil {
 			return // e.g. a backward function reading a gradient nobody writes
 		}
-		var buf bytes.Buffer
-		if err := WriteSchedule(&buf, g, p.Schedule); err != nil {
-			t.Fatal(err)
-		}
-		s, err := ReadSchedule(strings.NewReader(buf.String()), g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := Replay(g, s)
+		r, err := replayText(t, g, p.Schedule)
 		if err != nil || r.PeakBytes != p.PeakBytes {
 			t.Fatalf("re-read none schedule: %v, peak %v vs %d", err, r, p.PeakBytes)
 		}
@@ -119,15 +111,7 @@ func TestPairMatchesDefinition(t *testing.T) {
 	rng := newRand(3)
 	for trial := 0; trial < 30; trial++ {
 		g := randomGraph(rng, 2+rng.Intn(9), trial%2 == 0)
-		ix, err := g.index()
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := buildDAG(g, ix)
-		fam, err := d.exactFamily(1 << 20)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d, fam := exactDAG(t, g)
 		// Give the principal sets (L_v: v and its ancestors) their
 		// generator, as the approximate family does, so that both ways of
 		// testing inclusion are checked against the bitsets.

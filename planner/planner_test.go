@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bytes"
 	"errors"
 	"math/rand"
 	"strings"
@@ -111,19 +112,41 @@ func bruteForce(m *dpModel, B int64, memoryCentric bool) (int64, bool) {
 	return best, found
 }
 
+// exactDAG is g's DAG and its exact lower-set family.
+func exactDAG(t *testing.T, g *Graph) (*dag, []lowerSet) {
+	t.Helper()
+	ix, err := g.index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := buildDAG(g, ix)
+	fam, err := d.exactFamily(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, fam
+}
+
+// replayText writes s in the paper's text format, reads it back and
+// replays it.
+func replayText(t *testing.T, g *Graph, s Schedule) (*Replayed, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteSchedule(&buf, g, s); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ReadSchedule(strings.NewReader(buf.String()), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Replay(g, rs)
+}
+
 func TestExactDPMatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for trial := 0; trial < 60; trial++ {
 		g := randomGraph(rng, 2+rng.Intn(6), trial%2 == 1)
-		ix, err := g.index()
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := buildDAG(g, ix)
-		fam, err := d.exactFamily(1 << 20)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d, fam := exactDAG(t, g)
 		m := newDPModel(d, fam)
 		am := newDPModel(d, d.approxFamily())
 		hi := m.predict([]int{len(fam) - 1})
