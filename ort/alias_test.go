@@ -3,7 +3,6 @@ package ort
 import (
 	"testing"
 
-	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/build"
 )
 
@@ -22,8 +21,7 @@ func TestReshapeAliases(t *testing.T) {
 	b.Node("ReduceSum", "sum_s", []string{"s"}, []string{"c"}, build.AttrInt("keepdims", 0))
 	b.Node("Add", "add", []string{"a", "c"}, []string{"y"})
 	path := save(t, b, "alias")
-	m, _ := onnx.Load(path)
-	in, _ := RandomInputs(m, InputOptions{Seed: 1})
+	in := seededInputs(t, path)
 	for _, so := range []Options{DefaultCheckOptions(), {Threads: 1, ArenaOff: true}} {
 		_, st, err := Measure(path, in, nil, MeasureOptions{Session: so, LibPath: lib, Runs: 2})
 		if err != nil {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-
-	"github.com/onnx-recompute/recompute/onnx"
 )
 
 // TestChainExperiment reproduces DESIGN.md's "Measured" experiment on ORT
@@ -55,14 +53,7 @@ func TestChainExperiment(t *testing.T) {
 		name := fmt.Sprintf("%s/%s/%s", tc.final, tc.v, tc.opt)
 		t.Run(name, func(t *testing.T) {
 			path := models[tc.final+tc.v.String()]
-			m, err := onnx.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			in, err := RandomInputs(m, InputOptions{Seed: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			in := seededInputs(t, path)
 			so := tc.opt
 			so.Profile = true
 			_, st, err := Measure(path, in, nil, MeasureOptions{Session: so, LibPath: lib, Runs: 1})

@@ -3,8 +3,6 @@ package ort
 import (
 	"os"
 	"testing"
-
-	"github.com/onnx-recompute/recompute/onnx"
 )
 
 // TestFloat16Output: a model whose output is float16 either runs and returns
@@ -22,14 +20,7 @@ func TestFloat16Output(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Skip("needs libonnx-testdata (apt-get install libonnx-testdata)")
 	}
-	m, err := onnx.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := RandomInputs(m, InputOptions{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := seededInputs(t, path)
 	out, _, err := Run(path, in, nil, DefaultCheckOptions())
 	if err != nil {
 		t.Logf("float16 output refused with an error: %v", err)

@@ -43,6 +43,20 @@ func save(t testing.TB, b *build.Graph, name string) string {
 	return path
 }
 
+// seededInputs loads the model at path and makes its random inputs (seed 1).
+func seededInputs(t testing.TB, path string) []Tensor {
+	t.Helper()
+	m, err := onnx.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := RandomInputs(m, InputOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 const (
 	f32 = onnxpb.TensorProto_FLOAT
 	i64 = onnxpb.TensorProto_INT64

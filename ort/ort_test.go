@@ -266,8 +266,7 @@ func TestMeasurePeak(t *testing.T) {
 		}
 		b.Node("ReduceSum", "sum", []string{prev}, []string{"y"}, build.AttrInt("keepdims", 0))
 		path := save(t, b, "d")
-		m, _ := onnx.Load(path)
-		in, _ := RandomInputs(m, InputOptions{Seed: 1})
+		in := seededInputs(t, path)
 		_, st, err := Measure(path, in, nil, MeasureOptions{Session: DefaultCheckOptions(), LibPath: lib, Runs: 2})
 		if err != nil {
 			t.Fatal(err)
