@@ -77,11 +77,10 @@ func noCopyRoundTrip(t *testing.T) {
 	t.Logf("%d models byte-identical through the no-copy path", n)
 }
 
-// The generated benchmark model (many 4 MiB tensors, plus a small one) must
-// save to the bytes proto.Marshal gives, and Load must alias, not copy.
-func TestNoCopyGeneratedModel(t *testing.T) {
-	m := generatedModel(12, int64(3*bigRawBytes+5))
-	m.Proto.Graph.Initializer[1].RawData[7] = 42
+// marshalAndSave returns proto.Marshal of m (what Save must write) and
+// the path of m saved into the test's temp dir.
+func marshalAndSave(t *testing.T, m *Model) ([]byte, string) {
+	t.Helper()
 	want, err := proto.Marshal(m.Proto)
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +89,15 @@ func TestNoCopyGeneratedModel(t *testing.T) {
 	if err := m.Save(path); err != nil {
 		t.Fatal(err)
 	}
+	return want, path
+}
+
+// The generated benchmark model (many 4 MiB tensors, plus a small one) must
+// save to the bytes proto.Marshal gives, and Load must alias, not copy.
+func TestNoCopyGeneratedModel(t *testing.T) {
+	m := generatedModel(12, int64(3*bigRawBytes+5))
+	m.Proto.Graph.Initializer[1].RawData[7] = 42
+	want, path := marshalAndSave(t, m)
 	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -145,14 +153,7 @@ func TestMappedModelSurvivesReplace(t *testing.T) {
 	withMapMinBytes(t, 1)
 	withBigRawBytes(t, 16)
 	m := generatedModel(3, 4096)
-	want, err := proto.Marshal(m.Proto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "m.onnx")
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	want, path := marshalAndSave(t, m)
 	loaded, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
