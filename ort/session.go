@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,10 +20,40 @@ import (
 // DefaultCheckOptions.
 type Options struct {
 	Threads                 int  // intra- and inter-op threads; 0 = ORT's default
-	DisableAllOptimizations bool // ORT_DISABLE_ALL: no graph rewriting at all
+	DisableAllOptimizations bool // ORT_DISABLE_ALL: no graph rewriting at all (overrides Level)
 	DisableCSE              bool // only switch off CommonSubexpressionElimination (it merges clones back)
+	// Level is the graph optimisation level when DisableAllOptimizations is
+	// false: LevelAll (the zero value, ORT's default), LevelBasic or
+	// LevelExtended.
+	Level OptLevel
+	// DisableOptimizers names further graph transformers to skip
+	// (ORT's session config optimization.disable_specified_optimizers).
+	DisableOptimizers []string
 	Profile                 bool // record the executed node order (Stats.NodeOrder)
 	ArenaOff                bool // CPU arena and memory pattern off: every tensor is its own malloc/free
+	MemPatternOff           bool // memory pattern off (the arena stays as ArenaOff says)
+}
+
+// OptLevel is an ONNX Runtime graph optimisation level.
+type OptLevel int
+
+// The levels above "disabled" (Options.DisableAllOptimizations). LevelAll,
+// the zero value, is every binding's default: basic (constant folding,
+// eliminations, CSE), extended (fusions) and layout (NCHWc) transformers.
+const (
+	LevelAll OptLevel = iota
+	LevelBasic
+	LevelExtended
+)
+
+func (l OptLevel) String() string {
+	switch l {
+	case LevelBasic:
+		return "basic"
+	case LevelExtended:
+		return "extended"
+	}
+	return "all"
 }
 
 // DefaultCheckOptions is one thread, graph optimisations off, arena and memory
@@ -38,22 +69,41 @@ func (o Options) String() string {
 	if o.Threads > 0 {
 		p = append(p, fmt.Sprintf("%d thread(s)", o.Threads))
 	}
+	if o.Threads == 0 {
+		p = append(p, "default threads")
+	}
 	switch {
 	case o.DisableAllOptimizations:
 		p = append(p, "graph optimisations off")
-	case o.DisableCSE:
-		p = append(p, "optimisations on except CSE")
 	default:
-		p = append(p, "all optimisations on")
+		what := "graph optimisations " + o.Level.String()
+		if off := o.disabled(); len(off) > 0 {
+			what += " except " + strings.Join(off, ", ")
+		}
+		p = append(p, what)
 	}
-	if o.ArenaOff {
+	switch {
+	case o.ArenaOff:
 		p = append(p, "arena and memory pattern off")
+	case o.MemPatternOff:
+		p = append(p, "arena on, memory pattern off")
+	default:
+		p = append(p, "arena and memory pattern on")
 	}
 	p = append(p, "sequential")
 	if o.Profile {
 		p = append(p, "profiling on")
 	}
 	return strings.Join(p, ", ")
+}
+
+// disabled lists the transformers the options switch off.
+func (o Options) disabled() []string {
+	off := slices.Clone(o.DisableOptimizers)
+	if o.DisableCSE && !slices.Contains(off, "CommonSubexpressionElimination") {
+		off = append(off, "CommonSubexpressionElimination")
+	}
+	return off
 }
 
 // configDisableOptimizers is ORT's session config key listing optimizers to skip.
@@ -79,13 +129,20 @@ func (o Options) sessionOptions(profilePrefix string) (*ortgo.SessionOptions, er
 	if err := so.SetExecutionMode(ortgo.ExecutionModeSequential); err != nil {
 		return fail("execution mode", err)
 	}
-	if o.DisableAllOptimizations {
-		if err := so.SetGraphOptimizationLevel(ortgo.GraphOptimizationLevelDisableAll); err != nil {
-			return fail("optimisation level", err)
-		}
+	var level ortgo.GraphOptimizationLevel = ortgo.GraphOptimizationLevelEnableAll
+	switch {
+	case o.DisableAllOptimizations:
+		level = ortgo.GraphOptimizationLevelDisableAll
+	case o.Level == LevelBasic:
+		level = ortgo.GraphOptimizationLevelEnableBasic
+	case o.Level == LevelExtended:
+		level = ortgo.GraphOptimizationLevelEnableExtended
 	}
-	if o.DisableCSE {
-		if err := so.AddSessionConfigEntry(configDisableOptimizers, "CommonSubexpressionElimination"); err != nil {
+	if err := so.SetGraphOptimizationLevel(level); err != nil {
+		return fail("optimisation level", err)
+	}
+	if off := o.disabled(); len(off) > 0 && !o.DisableAllOptimizations {
+		if err := so.AddSessionConfigEntry(configDisableOptimizers, strings.Join(off, ",")); err != nil {
 			return fail(configDisableOptimizers, err)
 		}
 	}
@@ -93,6 +150,8 @@ func (o Options) sessionOptions(profilePrefix string) (*ortgo.SessionOptions, er
 		if err := so.SetCpuMemArena(false); err != nil {
 			return fail("arena", err)
 		}
+	}
+	if o.ArenaOff || o.MemPatternOff {
 		if err := so.SetMemPattern(false); err != nil {
 			return fail("memory pattern", err)
 		}

@@ -31,11 +31,13 @@ type rewriteFlags struct {
 	lossSet   bool // --grad-loss given explicitly
 	noWeights bool // built-in networks without weight values (planning only)
 	ortGuard  bool
+	target    string
 }
 
 func addRewriteFlags(fs *pflag.FlagSet) *rewriteFlags {
 	f := addSourceFlags(fs, addPlannerFlags(fs))
-	fs.BoolVar(&f.ortGuard, "ort-guard", true, "add ordering guards so ONNX Runtime runs the schedule's order, when its own order would peak higher")
+	fs.StringVar(&f.target, "target", "ort", "runtime the model is for: ort (ONNX Runtime: ordering guards, tiny standard-op nodes, make ORT run the schedule when its own order would peak higher; they hold at every optimisation level) or generic (no runtime-specific nodes: the schedule is the file order)")
+	fs.BoolVar(&f.ortGuard, "ort-guard", true, "with --target ort: add the ordering guards (false: as --target generic)")
 	return f
 }
 
@@ -55,6 +57,9 @@ func addSourceFlags(fs *pflag.FlagSet, pf *plannerFlags) *rewriteFlags {
 func (f *rewriteFlags) planOptions() (planner.Options, ops.Options, error) {
 	po, err := f.pf.options()
 	f.lossSet = f.fs.Changed("grad-loss")
+	if err == nil && f.target != "ort" && f.target != "generic" {
+		err = usagef("--target %q: want ort or generic", f.target)
+	}
 	if err != nil {
 		return po, ops.Options{}, err
 	}
@@ -247,7 +252,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	}
 	// pm is t.model permuted into the chosen base order (or t.model): the
 	// "before" numbers stay those of t.model as written (BaseOrder).
-	rm, rep, err := rewrite.Apply(pm, g, p, rewrite.Options{ORTGuard: f.ortGuard, Version: version, Inferred: inf, BaseOrder: bc.Perm})
+	rm, rep, err := rewrite.Apply(pm, g, p, rewrite.Options{ORTGuard: f.ortGuard && f.target == "ort", Version: version, Inferred: inf, BaseOrder: bc.Perm})
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}

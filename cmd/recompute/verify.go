@@ -22,7 +22,7 @@ import (
 // this program, which must run the request and exit before main starts.
 func init() { ort.ServeChild() }
 
-const verifySynopsis = "ORIG REWRITTEN [--ort-lib PATH] [--inputs random|FILE] [--seed N] [--runs N] [--dim NAME=N]... [--batch N] [--optimize off|no-cse|all] [--json]"
+const verifySynopsis = "ORIG REWRITTEN [--ort-lib PATH] [--inputs random|FILE] [--seed N] [--runs N] [--dim NAME=N]... [--batch N] [--session default|controlled] [--optimize LEVEL] [--disable-optimizer NAME]... [--arena on|off] [--mem-pattern on|off] [--threads N] [--json]"
 
 // verifyReport is what verify prints (text or --json).
 type verifyReport struct {
@@ -68,6 +68,10 @@ type runResult struct {
 	RunSeconds    []float64 `json:"run_seconds"`
 	Deterministic bool      `json:"deterministic"`
 	Nodes         int       `json:"nodes_run"`
+	// With the CPU arena on: the first run alone (it grows the arena;
+	// PeakBytes covers it and the later runs).
+	FirstRunPeakBytes int64   `json:"first_run_peak_bytes,omitempty"`
+	FirstRunSeconds   float64 `json:"first_run_seconds,omitempty"`
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) error {
@@ -78,7 +82,12 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	runs := fs.Int("runs", 3, "measured runs per model after one warm-up run (time and peak are medians)")
 	dims := fs.StringArray("dim", nil, "size of a symbolic input dimension for random inputs: NAME=N (repeatable)")
 	batch := fs.Int64("batch", 0, "size of a symbolic leading input dimension for random inputs")
-	optimize := fs.String("optimize", "off", "ORT graph optimisations: off, no-cse (all but common-subexpression elimination) or all (ORT's default; merges clones back)")
+	session := fs.String("session", "default", "default: ONNX Runtime's default session options, as every binding creates them (all graph optimisations, CPU arena and memory pattern on, default threads); controlled: one thread, optimisations off, arena and memory pattern off (memory follows liveness)")
+	optimize := fs.String("optimize", "", "graph optimisation level, overriding --session's: disabled (or off), basic, extended, all, or no-cse (all but CommonSubexpressionElimination)")
+	disableOpt := fs.StringArray("disable-optimizer", nil, "name of an ORT graph transformer to skip, e.g. ReshapeFusion (repeatable)")
+	arena := fs.String("arena", "", "CPU arena and memory pattern, overriding --session's: on or off")
+	memPattern := fs.String("mem-pattern", "", "ORT's memory pattern, overriding --session's: on or off")
+	threads := fs.Int("threads", -1, "intra- and inter-op threads, overriding --session's (0: ORT's default)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -89,15 +98,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if *runs < 1 {
 		return usagef("--runs %d: want at least 1", *runs)
 	}
-	so := ort.DefaultCheckOptions()
-	switch *optimize {
-	case "off":
-	case "no-cse":
-		so.DisableAllOptimizations = false
-	case "all":
-		so.DisableAllOptimizations, so.DisableCSE = false, false
-	default:
-		return usagef("--optimize %q: want off, no-cse or all", *optimize)
+	so, err := sessionOptions(*session, *optimize, *arena, *memPattern, *threads, *disableOpt)
+	if err != nil {
+		return err
 	}
 	sessionDesc := so.String() + "; node order from a separate profiled run"
 	so.Profile = true
@@ -228,9 +231,52 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// sessionOptions turns verify's session flags into ORT options: a base
+// (--session) and the settings that override it.
+func sessionOptions(session, optimize, arena, memPattern string, threads int, disable []string) (ort.Options, error) {
+	var so ort.Options // ONNX Runtime's defaults
+	switch session {
+	case "default":
+	case "controlled":
+		so = ort.DefaultCheckOptions()
+	default:
+		return so, usagef("--session %q: want default or controlled", session)
+	}
+	switch optimize {
+	case "":
+	case "off", "disabled":
+		so.DisableAllOptimizations = true
+	case "basic", "extended", "all", "no-cse":
+		so.DisableAllOptimizations, so.DisableCSE = false, optimize == "no-cse"
+		so.Level = map[string]ort.OptLevel{"basic": ort.LevelBasic, "extended": ort.LevelExtended}[optimize]
+	default:
+		return so, usagef("--optimize %q: want disabled, basic, extended, all or no-cse", optimize)
+	}
+	switch arena {
+	case "":
+	case "on", "off":
+		so.ArenaOff = arena == "off"
+	default:
+		return so, usagef("--arena %q: want on or off", arena)
+	}
+	switch memPattern {
+	case "":
+	case "on", "off":
+		so.MemPatternOff = memPattern == "off"
+	default:
+		return so, usagef("--mem-pattern %q: want on or off", memPattern)
+	}
+	if threads >= 0 {
+		so.Threads = threads
+	}
+	so.DisableOptimizers = append(so.DisableOptimizers, disable...)
+	return so, nil
+}
+
 func runOf(s *ort.Stats) runResult {
 	return runResult{PeakBytes: s.PeakRSSGrowthBytes, Seconds: s.Seconds, RunPeakBytes: s.RunPeakBytes,
-		RunSeconds: s.RunSeconds, Deterministic: s.Deterministic, Nodes: len(s.NodeOrder)}
+		RunSeconds: s.RunSeconds, Deterministic: s.Deterministic, Nodes: len(s.NodeOrder),
+		FirstRunPeakBytes: s.FirstRunPeakBytes, FirstRunSeconds: s.FirstRunSeconds}
 }
 
 func (o outputResult) describe() string {
@@ -258,6 +304,10 @@ func (r *verifyReport) writeText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%-32s %14s %14s %8s\n", "", "original", "rewritten", "ratio")
 	fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", "measured peak (RSS growth)", planner.HumanBytes(r.Orig.PeakBytes), planner.HumanBytes(r.Rewr.PeakBytes), r.PeakRatio)
+	if r.Orig.FirstRunPeakBytes > 0 && r.Rewr.FirstRunPeakBytes > 0 {
+		fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", "  of which the first run", planner.HumanBytes(r.Orig.FirstRunPeakBytes), planner.HumanBytes(r.Rewr.FirstRunPeakBytes),
+			float64(r.Rewr.FirstRunPeakBytes)/float64(r.Orig.FirstRunPeakBytes))
+	}
 	if r.SimOrigBytes > 0 && r.SimRewrBytes > 0 {
 		fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", "simulated transient peak", planner.HumanBytes(r.SimOrigBytes), planner.HumanBytes(r.SimRewrBytes),
 			float64(r.SimRewrBytes)/float64(r.SimOrigBytes))
@@ -421,31 +471,7 @@ func stripGuards(m *onnx.Model, names []string) *onnx.Model {
 
 // orderMismatches counts positions where ORT's predicted order of m differs
 // from its file order (guard and Constant nodes aside).
-func orderMismatches(m *onnx.Model) int {
-	g := m.Proto.GetGraph()
-	skip := func(i int) bool {
-		n := g.GetNode()[i]
-		return strings.HasPrefix(n.GetName(), ortorder.GuardPrefix) || n.GetOpType() == "Constant"
-	}
-	var want, got []int
-	for i := range g.GetNode() {
-		if !skip(i) {
-			want = append(want, i)
-		}
-	}
-	for _, i := range ortorder.PredictOrder(g) {
-		if !skip(i) {
-			got = append(got, i)
-		}
-	}
-	n := 0
-	for k := range want {
-		if k >= len(got) || got[k] != want[k] {
-			n++
-		}
-	}
-	return n
-}
+func orderMismatches(m *onnx.Model) int { return ortorder.Mismatches(m.Proto.GetGraph()) }
 
 // seconds formats a duration for the report (ms below one second).
 func seconds(s float64) string {

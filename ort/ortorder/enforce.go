@@ -69,9 +69,8 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 			}
 		}
 	}
-	skip := func(n *onnxpb.NodeProto) bool {
-		return strings.HasPrefix(n.GetName(), GuardPrefix) || (n.GetOpType() == "Constant" && n.GetDomain() == "")
-	}
+	konst := constantValues(g)
+	skip := func(n *onnxpb.NodeProto) bool { return skipNode(n, konst) }
 	zero, flat := fresh("recompute_order_zero"), fresh("recompute_order_flat")
 	var out []*onnxpb.NodeProto
 	add := func(op string, ins, outs []string, attrs ...*onnxpb.AttributeProto) {
@@ -88,11 +87,21 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 			out = append(out, n)
 			continue
 		}
-		if prev != nil && i >= from && !reads(n, prev) {
+		chained := prev == nil || reads(n, prev)
+		if !chained && isAlias(n) {
+			// Unguarded and unchained: ORT may run it anywhere after its
+			// inputs, so the next node is chained to prev, not to it.
+			out = append(out, n)
+			continue
+		}
+		if !chained && i >= from {
 			yv := firstOutput(prev)
+			// Guard a value some node computes at run time: a guarded
+			// initializer would stop ORT from folding or prepacking it
+			// (and its ReshapeFusion fails to load such a guard).
 			in := -1
 			for k, v := range n.GetInput() {
-				if v != "" {
+				if v != "" && !konst[v] {
 					in = k
 					break
 				}
@@ -128,6 +137,82 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 	return st, nil
 }
 
+// constantValues returns the values ONNX Runtime knows before any run:
+// initializers, and the outputs of nodes that read only such values
+// (Constant nodes included). ORT folds those nodes when it loads the model,
+// so they have no place in the run-time order and need no guard.
+func constantValues(g *onnxpb.GraphProto) map[string]bool {
+	k := map[string]bool{}
+	for _, t := range g.GetInitializer() {
+		k[t.GetName()] = true
+	}
+	for _, v := range g.GetInput() {
+		delete(k, v.GetName()) // an initializer that is also an input can be fed
+	}
+	for _, n := range g.GetNode() {
+		if strings.HasPrefix(n.GetName(), GuardPrefix) || n.GetDomain() != "" || len(n.GetAttribute()) > 0 && hasGraphAttr(n) {
+			continue
+		}
+		all := true
+		for _, in := range n.GetInput() {
+			if in != "" && !k[in] {
+				all = false
+				break
+			}
+		}
+		if all && !nondeterministic[n.GetOpType()] {
+			for _, o := range n.GetOutput() {
+				if o != "" {
+					k[o] = true
+				}
+			}
+		}
+	}
+	return k
+}
+
+// isAlias reports whether n is an op whose output ORT's CPU kernels place
+// in its input's buffer. Such a node is never guarded: where ORT runs it
+// makes no difference to memory (its output shares its input's bytes), and
+// a guard's Reshape feeding a Reshape-like node is what ORT's ReshapeFusion
+// fuses into one Reshape, dropping the dependency (ORT 1.30 then fails to
+// load the model: GetIndexFromName ... _new_reshape). It may still be the
+// node a later one is chained to.
+func isAlias(n *onnxpb.NodeProto) bool {
+	switch n.GetOpType() {
+	case "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity":
+		return n.GetDomain() == ""
+	}
+	return false
+}
+
+// nondeterministic ops are never folded.
+var nondeterministic = map[string]bool{"RandomNormal": true, "RandomUniform": true, "RandomNormalLike": true,
+	"RandomUniformLike": true, "Multinomial": true, "Bernoulli": true, "Dropout": true}
+
+func hasGraphAttr(n *onnxpb.NodeProto) bool {
+	for _, a := range n.GetAttribute() {
+		if a.G != nil || len(a.Graphs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// skipNode reports whether EnforceOrder leaves n out of the chain: guard
+// nodes, and nodes ORT folds at load time (every input constant).
+func skipNode(n *onnxpb.NodeProto, konst map[string]bool) bool {
+	if strings.HasPrefix(n.GetName(), GuardPrefix) {
+		return true
+	}
+	for _, o := range n.GetOutput() {
+		if o != "" && !konst[o] {
+			return false
+		}
+	}
+	return true
+}
+
 // reads reports whether n reads an output of p.
 func reads(n, p *onnxpb.NodeProto) bool {
 	for _, o := range p.GetOutput() {
@@ -143,15 +228,22 @@ func reads(n, p *onnxpb.NodeProto) bool {
 	return false
 }
 
+// Mismatches is the number of positions where ONNX Runtime's predicted
+// order of g (PredictOrder) differs from g's file order, leaving out the
+// nodes whose position does not matter: guards, nodes ORT folds at load
+// time, and alias ops (Reshape, Squeeze, ...). 0: ORT runs the schedule.
+func Mismatches(g *onnxpb.GraphProto) int {
+	_, _, n := firstMismatch(g)
+	return n
+}
+
 // firstMismatch compares PredictOrder with the file order, both without
-// guard and Constant nodes; it returns the node ORT runs too early (x) and
+// the nodes Mismatches leaves out; it returns the node ORT runs too early (x) and
 // the node the file wants at that position (y), or -1, and the number of
 // differing positions.
 func firstMismatch(g *onnxpb.GraphProto) (x, y, mismatched int) {
-	skip := func(i int) bool {
-		n := g.Node[i]
-		return strings.HasPrefix(n.GetName(), GuardPrefix) || (n.GetOpType() == "Constant" && n.GetDomain() == "")
-	}
+	konst := constantValues(g)
+	skip := func(i int) bool { return skipNode(g.Node[i], konst) || isAlias(g.Node[i]) }
 	var want, got []int
 	for i := range g.Node {
 		if !skip(i) {
