@@ -29,9 +29,9 @@ type Options struct {
 	// DisableOptimizers names further graph transformers to skip
 	// (ORT's session config optimization.disable_specified_optimizers).
 	DisableOptimizers []string
-	Profile                 bool // record the executed node order (Stats.NodeOrder)
-	ArenaOff                bool // CPU arena and memory pattern off: every tensor is its own malloc/free
-	MemPatternOff           bool // memory pattern off (the arena stays as ArenaOff says)
+	Profile           bool // record the executed node order (Stats.NodeOrder)
+	ArenaOff          bool // CPU arena and memory pattern off: every tensor is its own malloc/free
+	MemPatternOff     bool // memory pattern off (the arena stays as ArenaOff says)
 }
 
 // OptLevel is an ONNX Runtime graph optimisation level.
