@@ -57,7 +57,7 @@ func addSourceFlags(fs *pflag.FlagSet, pf *plannerFlags) *rewriteFlags {
 func (f *rewriteFlags) planOptions() (planner.Options, ops.Options, error) {
 	po, err := f.pf.options()
 	f.lossSet = f.fs.Changed("grad-loss")
-	if err == nil && f.target != "ort" && f.target != "generic" {
+	if err == nil && f.target != "" && f.target != "ort" && f.target != "generic" {
 		err = usagef("--target %q: want ort or generic", f.target)
 	}
 	if err != nil {

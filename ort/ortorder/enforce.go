@@ -88,34 +88,52 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 			continue
 		}
 		chained := prev == nil || reads(n, prev)
-		if !chained && isAlias(n) {
-			// Unguarded and unchained: ORT may run it anywhere after its
-			// inputs, so the next node is chained to prev, not to it.
+		// An alias op (Reshape, Squeeze, ...) is guarded through its int64
+		// shape or axes input, never through its data: a guard's Reshape
+		// feeding a Reshape-like node is what ORT's ReshapeFusion merges,
+		// dropping the dependency (and failing to load the model).
+		in, viaInts := -1, false
+		if isAlias(n) {
+			if len(n.GetInput()) > 1 && n.Input[1] != "" {
+				in, viaInts = 1, true
+			}
+		} else {
+			// The first input that is not a constant (a constant made
+			// non-constant is neither folded, prepacked nor fused, and
+			// the output bytes would differ from the original's).
+			for k, v := range n.GetInput() {
+				if v != "" && (in < 0 || konst[n.Input[in]] && !konst[v]) {
+					in = k
+				}
+			}
+		}
+		if !chained && in < 0 && isAlias(n) {
+			// Flatten, Identity, Squeeze with axes as an attribute: no
+			// input to guard. Where ORT runs it does not change memory
+			// much (its output shares its input's bytes); the next node is
+			// chained to prev, not to it.
 			out = append(out, n)
 			continue
 		}
 		if !chained && i >= from {
-			yv := firstOutput(prev)
-			// Guard a value some node computes at run time: a guarded
-			// initializer would stop ORT from folding or prepacking it
-			// (and its ReshapeFusion fails to load such a guard).
-			in := -1
-			for k, v := range n.GetInput() {
-				if v != "" && !konst[v] {
-					in = k
-					break
-				}
-			}
-			if yv != "" && in >= 0 {
+			if yv := firstOutput(prev); yv != "" && in >= 0 {
 				yf, ys, empty := fresh(yv+"_order_flat"), fresh(yv+"_order_slice"), fresh(yv+"_order_empty")
 				add("Reshape", []string{yv, flat}, []string{yf})
 				add("Slice", []string{yf, zero, zero}, []string{ys})
 				add("Cast", []string{ys}, []string{empty}, intAttr("to", int64(onnxpb.TensorProto_INT64)))
 				xv := n.Input[in]
-				xs, xt, xg := fresh(xv+"_order_shape"), fresh(xv+"_order_target"), fresh(xv+"_order_guarded")
-				add("Shape", []string{xv}, []string{xs})
-				add("Concat", []string{xs, empty}, []string{xt}, intAttr("axis", 0))
-				add("Reshape", []string{xv, xt}, []string{xg})
+				var xg string
+				if viaInts {
+					// shape' = Concat(shape, empty): the same values.
+					xg = fresh(xv + "_order_ints")
+					add("Concat", []string{xv, empty}, []string{xg}, intAttr("axis", 0))
+				} else {
+					xs, xt := fresh(xv+"_order_shape"), fresh(xv+"_order_target")
+					xg = fresh(xv + "_order_guarded")
+					add("Shape", []string{xv}, []string{xs})
+					add("Concat", []string{xs, empty}, []string{xt}, intAttr("axis", 0))
+					add("Reshape", []string{xv, xt}, []string{xg})
+				}
 				// Nodes may be shared with another graph (rewrite.Apply
 				// reuses untouched nodes): change a copy.
 				n = proto.Clone(n).(*onnxpb.NodeProto)
@@ -135,6 +153,19 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 		return st, fmt.Errorf("enforce ORT order: ORT's predicted order still differs at %d positions (a node without inputs cannot be guarded)", st.Mismatched)
 	}
 	return st, nil
+}
+
+// isAlias reports whether n is an op whose output ORT's CPU kernels place
+// in its input's buffer. A guard's Reshape feeding such a node is what
+// ORT's ReshapeFusion fuses into one Reshape, dropping the dependency (ORT
+// 1.30 then fails to load the model: GetIndexFromName ... _new_reshape), so
+// EnforceOrder guards these through their int64 input, or not at all.
+func isAlias(n *onnxpb.NodeProto) bool {
+	switch n.GetOpType() {
+	case "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity":
+		return n.GetDomain() == ""
+	}
+	return false
 }
 
 // constantValues returns the values ONNX Runtime knows before any run:
@@ -171,21 +202,6 @@ func constantValues(g *onnxpb.GraphProto) map[string]bool {
 	return k
 }
 
-// isAlias reports whether n is an op whose output ORT's CPU kernels place
-// in its input's buffer. Such a node is never guarded: where ORT runs it
-// makes no difference to memory (its output shares its input's bytes), and
-// a guard's Reshape feeding a Reshape-like node is what ORT's ReshapeFusion
-// fuses into one Reshape, dropping the dependency (ORT 1.30 then fails to
-// load the model: GetIndexFromName ... _new_reshape). It may still be the
-// node a later one is chained to.
-func isAlias(n *onnxpb.NodeProto) bool {
-	switch n.GetOpType() {
-	case "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity":
-		return n.GetDomain() == ""
-	}
-	return false
-}
-
 // nondeterministic ops are never folded.
 var nondeterministic = map[string]bool{"RandomNormal": true, "RandomUniform": true, "RandomNormalLike": true,
 	"RandomUniformLike": true, "Multinomial": true, "Bernoulli": true, "Dropout": true}
@@ -200,7 +216,10 @@ func hasGraphAttr(n *onnxpb.NodeProto) bool {
 }
 
 // skipNode reports whether EnforceOrder leaves n out of the chain: guard
-// nodes, and nodes ORT folds at load time (every input constant).
+// nodes, and nodes ORT folds at load time (every input constant: weight
+// transforms). Guarding one would keep ORT from folding it, and a weight
+// that is no longer constant is neither prepacked nor fused: the
+// arithmetic, and so the output bytes, would differ from the original's.
 func skipNode(n *onnxpb.NodeProto, konst map[string]bool) bool {
 	if strings.HasPrefix(n.GetName(), GuardPrefix) {
 		return true
