@@ -30,8 +30,11 @@ type Options struct {
 	// (ORT's session config optimization.disable_specified_optimizers).
 	DisableOptimizers []string
 	Profile           bool // record the executed node order (Stats.NodeOrder)
-	ArenaOff          bool // CPU arena and memory pattern off: every tensor is its own malloc/free
-	MemPatternOff     bool // memory pattern off (the arena stays as ArenaOff says)
+	// OptimizedModelPath, if set, is where ORT writes the graph as it runs
+	// it, after its graph transformers.
+	OptimizedModelPath string
+	ArenaOff           bool // CPU arena and memory pattern off: every tensor is its own malloc/free
+	MemPatternOff      bool // memory pattern off (the arena stays as ArenaOff says)
 }
 
 // OptLevel is an ONNX Runtime graph optimisation level.
@@ -154,6 +157,11 @@ func (o Options) sessionOptions(profilePrefix string) (*ortgo.SessionOptions, er
 	if o.ArenaOff || o.MemPatternOff {
 		if err := so.SetMemPattern(false); err != nil {
 			return fail("memory pattern", err)
+		}
+	}
+	if o.OptimizedModelPath != "" {
+		if err := so.SetOptimizedModelFilePath(o.OptimizedModelPath); err != nil {
+			return fail("optimized model path", err)
 		}
 	}
 	if profilePrefix != "" {

@@ -18,6 +18,30 @@ import (
 // model are copied first (inputs only: attributes stay shared). Models below
 // default-domain opset 10 get no guards.
 func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
+	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) { return ortorder.EnforceOrder(g, e.opset, 0) })
+}
+
+// guardClones guards only the clones, each on the node before it: ORT keeps
+// its own order (it peaks no higher than the schedule's), but its
+// CommonSubexpressionElimination, on at every optimisation level above
+// disabled, would otherwise merge a clone that reads its original's inputs
+// back into the original, and with it the rest of its recompute chain.
+func (e *emitter) guardClones(og *onnxpb.GraphProto) error {
+	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) {
+		return ortorder.GuardNodes(g, e.opset, func(n *onnxpb.NodeProto) bool {
+			for _, o := range n.GetOutput() {
+				if _, ok := e.cloneOf[o]; ok {
+					return true
+				}
+			}
+			return false
+		})
+	})
+}
+
+// guard runs add (EnforceOrder or GuardNodes) on og and declares the
+// guarded values.
+func (e *emitter) guard(og *onnxpb.GraphProto, add func(*onnxpb.GraphProto) (ortorder.Stats, error)) error {
 	if e.opset < 10 { // the guard needs Slice with inputs
 		return nil
 	}
@@ -37,7 +61,7 @@ func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
 	}
 	og.Node = nodes
 	og.Initializer = slices.Clip(og.Initializer)
-	st, err := ortorder.EnforceOrder(og, e.opset, 0)
+	st, err := add(og)
 	if err != nil {
 		return err
 	}

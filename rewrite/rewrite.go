@@ -115,8 +115,12 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	if err != nil {
 		return nil, nil, fmt.Errorf("rewrite: simulate output order: %w", err)
 	}
-	if opt.ORTGuard && ortAfter > after {
-		if err := e.enforceORTOrder(og); err != nil {
+	if opt.ORTGuard && (ortAfter > after || len(e.cloneOf) > 0) {
+		guard := e.enforceORTOrder
+		if ortAfter <= after {
+			guard = e.guardClones
+		}
+		if err := guard(og); err != nil {
 			return nil, nil, fmt.Errorf("rewrite: %w", err)
 		}
 		if after, ortAfter, unsized, err = simulateBoth(og, g, e.origin, e.cloneOf); err != nil {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -49,6 +52,9 @@ type verifyReport struct {
 	// from its file order; 0 means ORT runs the schedule as written.
 	OrderMismatches int    `json:"ort_order_mismatches"`
 	Method          string `json:"memory_method"`
+	// Why outputs differ, when they do under graph optimisations: the same
+	// comparison with optimisations off, and the fused ops ORT made in each.
+	Cause string `json:"difference_cause,omitempty"`
 }
 
 type outputResult struct {
@@ -212,6 +218,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if rep.Identical < len(rep.Outputs) && !so.DisableAllOptimizations {
+		rep.Cause = differenceCause(origPath, rewrPath, orig, rewr, in, common, so)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -273,6 +282,85 @@ func sessionOptions(session, optimize, arena, memPattern string, threads int, di
 	return so, nil
 }
 
+// differenceCause explains outputs that differ under ORT's graph
+// optimisations: it runs both models again in this process with
+// optimisations off (threads and arena as given) and, if they agree there,
+// names the ops ORT's transformers made (op types in the optimised graph
+// that the model itself does not have) whose counts differ between the two:
+// ORT fused the two graphs differently, so their arithmetic differs.
+func differenceCause(origPath, rewrPath string, orig, rewr *onnx.Model, in []ort.Tensor, names []string, so ort.Options) string {
+	off := so
+	off.DisableAllOptimizations, off.Profile = true, false
+	oOut, _, err1 := ort.Run(origPath, in, names, off)
+	rOut, _, err2 := ort.Run(rewrPath, in, names, off)
+	if err1 != nil || err2 != nil {
+		return fmt.Sprintf("not found (runs with optimisations off failed: %v; %v)", err1, err2)
+	}
+	for i := range oOut {
+		if !ort.Compare(&oOut[i], &rOut[i]).Identical {
+			return "not graph optimisation: the outputs differ with optimisations off too"
+		}
+	}
+	dir, err := os.MkdirTemp("", "recompute-verify-")
+	if err != nil {
+		return "graph optimisation (outputs are identical with optimisations off)"
+	}
+	defer os.RemoveAll(dir)
+	fused := func(m *onnx.Model, path, name string) map[string]int {
+		opt := so
+		opt.Profile, opt.OptimizedModelPath = false, filepath.Join(dir, name)
+		s, err := ort.NewSession(path, nil, nil, opt)
+		if err != nil {
+			return nil
+		}
+		s.Close()
+		om, err := onnx.Load(opt.OptimizedModelPath)
+		if err != nil {
+			return nil
+		}
+		had := map[string]bool{}
+		for _, n := range m.Proto.GetGraph().GetNode() {
+			had[opKey(n)] = true
+		}
+		c := map[string]int{}
+		for _, n := range om.Proto.GetGraph().GetNode() {
+			if k := opKey(n); !had[k] {
+				c[k]++
+			}
+		}
+		return c
+	}
+	fo, fr := fused(orig, origPath, "orig.onnx"), fused(rewr, rewrPath, "rewr.onnx")
+	var keys []string
+	for k := range fo {
+		keys = append(keys, k)
+	}
+	for k := range fr {
+		if _, ok := fo[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var diff []string
+	for _, k := range keys {
+		if fo[k] != fr[k] {
+			diff = append(diff, fmt.Sprintf("%s %d vs %d", k, fo[k], fr[k]))
+		}
+	}
+	msg := "graph optimisation: the outputs are identical with optimisations off, so ORT optimised the two graphs differently"
+	if len(diff) > 0 {
+		msg += "; ops ORT's transformers made (original vs rewritten): " + strings.Join(diff, ", ")
+	}
+	return msg
+}
+
+func opKey(n *onnxpb.NodeProto) string {
+	if n.GetDomain() == "" || n.GetDomain() == "ai.onnx" {
+		return n.GetOpType()
+	}
+	return n.GetDomain() + ":" + n.GetOpType()
+}
+
 func runOf(s *ort.Stats) runResult {
 	return runResult{PeakBytes: s.PeakRSSGrowthBytes, Seconds: s.Seconds, RunPeakBytes: s.RunPeakBytes,
 		RunSeconds: s.RunSeconds, Deterministic: s.Deterministic, Nodes: len(s.NodeOrder),
@@ -301,6 +389,9 @@ func (r *verifyReport) writeText(w io.Writer) {
 		if !o.Identical {
 			fmt.Fprintf(w, "  DIFFERS %s: %s\n", o.Name, o.describe())
 		}
+	}
+	if r.Cause != "" {
+		fmt.Fprintf(w, "cause: %s\n", r.Cause)
 	}
 	fmt.Fprintf(w, "%-32s %14s %14s %8s\n", "", "original", "rewritten", "ratio")
 	fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", "measured peak (RSS growth)", planner.HumanBytes(r.Orig.PeakBytes), planner.HumanBytes(r.Rewr.PeakBytes), r.PeakRatio)

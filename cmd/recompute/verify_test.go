@@ -78,9 +78,20 @@ func TestVerify(t *testing.T) {
 	same := vtChain(t, dir, "rewritten", true, false)
 	bad := vtChain(t, dir, "bad", true, true)
 
+	// ONNX Runtime's default session options, as users run the model.
 	code, out, errOut := mtRun("verify", orig, same, "--runs", "1")
 	if code != 0 {
 		t.Fatalf("verify orig rewritten: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"outputs: 2 of 2 bit-identical", "graph optimisations all, arena and memory pattern on", "ORT's CPU arena on", "of which the first run"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify (ORT's defaults) output lacks %q:\n%s", want, out)
+		}
+	}
+	// The controlled setting: memory follows liveness.
+	code, out, errOut = mtRun("verify", orig, same, "--runs", "1", "--session", "controlled")
+	if code != 0 {
+		t.Fatalf("verify --session controlled: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{"outputs: 2 of 2 bit-identical", "measured peak (RSS growth)", "clones: 1 in the model, 1 ran; 1 after every other reader of their original",
 		"graph optimisations off", "MALLOC_MMAP_THRESHOLD_=131072"} {
@@ -103,7 +114,7 @@ func TestVerify(t *testing.T) {
 	if err := m.Save(unguarded); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut = mtRun("verify", orig, unguarded, "--runs", "1")
+	code, out, errOut = mtRun("verify", orig, unguarded, "--runs", "1", "--session", "controlled")
 	if code != 0 || !strings.Contains(out, "1 ran; 0 after every other reader") || !strings.Contains(out, "warning: ORT does not run") {
 		t.Errorf("unguarded clone: exit %d\n%s%s", code, out, errOut)
 	}
@@ -122,6 +133,10 @@ func TestVerify(t *testing.T) {
 	if rep.Identical != 0 || len(rep.Outputs) != 2 || rep.Outputs[1].MaxAbs <= 0 || rep.Outputs[1].MaxRel <= 0 || rep.Orig.PeakBytes <= 0 {
 		t.Errorf("report %+v", rep)
 	}
+	// The models compute different things: the difference is not ORT's.
+	if !strings.HasPrefix(rep.Cause, "not graph optimisation") {
+		t.Errorf("difference_cause %q, want it to rule out graph optimisation", rep.Cause)
+	}
 }
 
 func TestVerifyBadCalls(t *testing.T) {
@@ -135,6 +150,9 @@ func TestVerifyBadCalls(t *testing.T) {
 		{[]string{"verify", orig}, 2, "ORIG and REWRITTEN"},
 		{[]string{"verify", orig, orig, "--runs", "0"}, 2, "--runs"},
 		{[]string{"verify", orig, orig, "--optimize", "max"}, 2, "--optimize"},
+		{[]string{"verify", orig, orig, "--session", "fast"}, 2, "--session"},
+		{[]string{"verify", orig, orig, "--arena", "maybe"}, 2, "--arena"},
+		{[]string{"verify", orig, orig, "--mem-pattern", "x"}, 2, "--mem-pattern"},
 		{[]string{"verify", orig, orig, "--ort-lib", filepath.Join(dir, "missing.so")}, 1, "missing.so"},
 		{[]string{"verify", orig, filepath.Join(dir, "nope.onnx")}, 1, "nope.onnx"},
 	} {

@@ -41,6 +41,18 @@ type Stats struct {
 // allocation planner held freed buffers for later same-size tensors
 // (ResNet-50 batch 8: 530 MiB measured instead of 359; docs/ORT.md).
 func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
+	return enforce(g, opset, from, nil)
+}
+
+// GuardNodes guards only the nodes pick selects, each on the output of the
+// node before it, as EnforceOrder would: they cannot run before that node,
+// and a guarded clone is no longer a common subexpression of its original
+// (ORT's CSE would merge it back). ORT's order is otherwise its own.
+func GuardNodes(g *onnxpb.GraphProto, opset int64, pick func(*onnxpb.NodeProto) bool) (Stats, error) {
+	return enforce(g, opset, 0, pick)
+}
+
+func enforce(g *onnxpb.GraphProto, opset int64, from int, pick func(*onnxpb.NodeProto) bool) (Stats, error) {
 	var st Stats
 	if opset < 10 {
 		return st, fmt.Errorf("enforce ORT order: default-domain opset %d < 10 has no Slice with inputs", opset)
@@ -87,7 +99,7 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 			out = append(out, n)
 			continue
 		}
-		chained := prev == nil || reads(n, prev)
+		chained := prev == nil || reads(n, prev) || pick != nil && !pick(n)
 		if !chained && isAlias(n) {
 			// Never guarded (isAlias): ORT may run it anywhere after its
 			// inputs, and the next node is chained to prev, not to it.
@@ -128,6 +140,9 @@ func EnforceOrder(g *onnxpb.GraphProto, opset int64, from int) (Stats, error) {
 		g.Initializer = append(slices.Clip(g.Initializer), int64Tensor(zero, 0), int64Tensor(flat, -1))
 	}
 	g.Node = out
+	if pick != nil {
+		return st, nil
+	}
 	_, _, st.Mismatched = firstMismatch(g)
 	if st.Mismatched > 0 {
 		return st, fmt.Errorf("enforce ORT order: ORT's predicted order still differs at %d positions (a node without inputs cannot be guarded)", st.Mismatched)
