@@ -179,7 +179,7 @@ func newBuilder(m *onnx.Model) (*builder, error) {
 		b.g.Input = append(b.g.Input, in)
 	}
 	for _, n := range src.Node {
-		if n.GetDomain() != "" && n.GetDomain() != "ai.onnx" {
+		if n.GetDomain() != "" && n.GetDomain() != "ai.onnx" && !(n.GetDomain() == msDomain && msLowered[n.GetOpType()]) {
 			return nil, fmt.Errorf("autodiff: node %s: op %s:%s is not a standard ONNX op", nodeName(n), n.GetDomain(), n.GetOpType())
 		}
 		b.used[n.GetName()] = true

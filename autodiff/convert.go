@@ -19,7 +19,13 @@ func (b *builder) convertForward() error {
 		if n.GetDomain() == "ai.onnx" {
 			n.Domain = nil
 		}
-		extra, err := b.toOpset17(n)
+		var extra []*onnxpb.NodeProto
+		var err error
+		if n.GetDomain() == msDomain {
+			extra, err = b.fromMicrosoft(n)
+		} else {
+			extra, err = b.toOpset17(n)
+		}
 		if err != nil {
 			return fmt.Errorf("autodiff: node %s (%s, opset %d): %w", nodeName(n0), n0.GetOpType(), b.opset, err)
 		}
@@ -302,6 +308,50 @@ func (b *builder) primValue(n *onnxpb.NodeProto, what string) string {
 // primNode is one of the primitive nodes that replace forward node n.
 func (b *builder) primNode(n *onnxpb.NodeProto, op, out string, in ...string) *onnxpb.NodeProto {
 	return &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(b.fresh(nodeName(n) + "/" + op)), Input: in, Output: []string{out}}
+}
+
+// msDomain is ONNX Runtime's contrib-op domain.
+const msDomain = "com.microsoft"
+
+// msLowered lists the com.microsoft ops fromMicrosoft writes as standard
+// ops: the Gelu family ONNX Runtime's fusions leave in exported eval graphs.
+var msLowered = map[string]bool{"Gelu": true, "BiasGelu": true, "FastGelu": true, "QuickGelu": true}
+
+// fromMicrosoft writes a com.microsoft op of msLowered as opset-17
+// primitives, with ONNX Runtime's definitions (contrib_defs): Gelu is
+// 0.5·x·(1+erf(x/√2)); BiasGelu is Gelu(x+bias); FastGelu is the tanh form
+// of Gelu(x+bias), bias optional; QuickGelu is x·sigmoid(alpha·x), alpha
+// 1.702 by default. n becomes the last node.
+func (b *builder) fromMicrosoft(n *onnxpb.NodeProto) ([]*onnxpb.NodeProto, error) {
+	op := n.GetOpType()
+	if !msLowered[op] {
+		return nil, fmt.Errorf("op %s:%s is not a standard ONNX op", msDomain, op)
+	}
+	n.Domain = nil
+	var pre []*onnxpb.NodeProto
+	if (op == "BiasGelu" || op == "FastGelu") && len(n.Input) > 1 && n.Input[1] != "" {
+		s := b.primValue(n, "biased")
+		pre = append(pre, b.primNode(n, "Add", s, n.Input[0], n.Input[1]))
+		n.Input = []string{s}
+	}
+	if len(n.Input) == 0 || n.Input[0] == "" || len(n.Output) != 1 {
+		return nil, fmt.Errorf("%s:%s needs an input and one output", msDomain, op)
+	}
+	switch op {
+	case "QuickGelu":
+		x, s, sg := n.Input[0], b.primValue(n, "scaled"), b.primValue(n, "sigmoid")
+		alpha := attrsOf(n).float("alpha", 1.702)
+		pre = append(pre, b.primNode(n, "Mul", s, x, b.fwdFloat(n, "alpha", float32(alpha))), b.primNode(n, "Sigmoid", sg, s))
+		n.OpType = proto.String("Mul")
+		n.Attribute = nil
+		n.Input = []string{x, sg}
+		return pre, nil
+	case "FastGelu":
+		more, err := b.geluPrimitives(n, "tanh")
+		return append(pre, more...), err
+	}
+	more, err := b.geluPrimitives(n, "none")
+	return append(pre, more...), err
 }
 
 // geluPrimitives writes Gelu (opset 20, absent from opset 17) as

@@ -141,7 +141,12 @@ func TestApplyRandomPlans(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s guarded: %v", label, err)
 				}
-				if grep.ORTPeakBytes > grep.PeakBytes || grep.PeakBytes != rep.PeakBytes {
+				// A plan without clones that lowers nothing leaves the
+				// graph as it was: no guards, ORT keeps its own order.
+				if grep.Unchanged != (rep.Clones == 0 && rep.PeakBytes >= rep.BeforePeakBytes) || grep.Unchanged && (grep.Guards != 0 || grep.Nodes != grep.NodesBefore) {
+					t.Errorf("%s: unchanged %v with %d clones, peak %d -> %d, %d guards", label, grep.Unchanged, rep.Clones, rep.BeforePeakBytes, rep.PeakBytes, grep.Guards)
+				}
+				if !grep.Unchanged && grep.ORTPeakBytes > grep.PeakBytes || grep.PeakBytes != rep.PeakBytes {
 					t.Errorf("%s: guarded peak %d (ORT order %d), unguarded %d", label, grep.PeakBytes, grep.ORTPeakBytes, rep.PeakBytes)
 				}
 				guards += grep.Guards

@@ -55,6 +55,9 @@ type Report struct {
 	BeforeORTPeakBytes, ORTPeakBytes int64
 	PlannedPeakBytes                 int64 // the plan's replayed schedule peak
 	PredictedPeakBytes               int64 // the DP's estimate
+	// Unchanged: no clone and no lower peak, so the graph was written
+	// as it was read (Nodes == NodesBefore, no guards).
+	Unchanged bool
 	// UnsizedValues counts values of the output the planner graph did not
 	// know (sized 0 in the simulation); non-zero means the simulation is partial.
 	UnsizedValues int
@@ -115,7 +118,16 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	if err != nil {
 		return nil, nil, fmt.Errorf("rewrite: simulate output order: %w", err)
 	}
-	if opt.ORTGuard && (ortAfter > after || len(e.cloneOf) > 0) {
+	if len(e.cloneOf) == 0 && opt.BaseOrder == nil && after >= rep.BeforePeakBytes {
+		// Nothing lowered (no clone, the file order kept as the base, no
+		// lower peak): the graph is written as it was read, with no
+		// reordering and no guards. (A chosen ORT base order is a
+		// lowering of its own, pinned by guards below.)
+		og.Node, og.ValueInfo = orig.Node, src.ValueInfo
+		after, ortAfter = rep.BeforePeakBytes, rep.BeforeORTPeakBytes
+		rep.Unchanged = true
+		e.report.Guards, e.report.GuardNodes = 0, 0
+	} else if opt.ORTGuard && (ortAfter > after || len(e.cloneOf) > 0) {
 		guard := e.enforceORTOrder
 		if ortAfter <= after {
 			guard = e.guardClones

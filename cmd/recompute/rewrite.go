@@ -181,6 +181,7 @@ type rewriteResult struct {
 	Nodes           int     `json:"nodes"`
 	Clones          int     `json:"clones"`
 	Guards          int     `json:"guards"`
+	Unchanged       bool    `json:"unchanged,omitempty"` // nothing lowered the peak: the graph as it was read
 	BeforePeakBytes int64   `json:"peak_before_bytes"`
 	PeakBytes       int64   `json:"peak_after_bytes"`
 	BeforeORTPeak   int64   `json:"ort_order_peak_before_bytes"`
@@ -257,6 +258,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
 	res.NodesBefore, res.Nodes, res.Clones, res.Guards = rep.NodesBefore, rep.Nodes, rep.Clones, rep.Guards
+	res.Unchanged = rep.Unchanged
 	res.BeforePeakBytes, res.PeakBytes = rep.BeforePeakBytes, rep.PeakBytes
 	res.BeforeORTPeak, res.ORTPeak = rep.BeforeORTPeakBytes, rep.ORTPeakBytes
 	res.PlannedPeak, res.PredictedPeak, res.BudgetBytes = rep.PlannedPeakBytes, rep.PredictedPeakBytes, p.BudgetBytes
@@ -406,7 +408,11 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 		fmt.Fprintf(w, " (%s)", r.Note)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  nodes           %d -> %d (%d clones, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, r.Guards)
+	if r.Unchanged {
+		fmt.Fprintf(w, "  nodes           %d, unchanged: no plan lowers the simulated peak, so the graph is written as it was read\n", r.Nodes)
+	} else {
+		fmt.Fprintf(w, "  nodes           %d -> %d (%d clones, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, r.Guards)
+	}
 	fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s); %s against the lower\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak), rwFmtChange(r.Reduction))
 	fmt.Fprintf(w, "  transient peak  %s -> %s, simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes))
 	fmt.Fprintf(w, "  in ORT's order  %s -> %s, simulated in the order ONNX Runtime is predicted to run\n", planner.HumanBytes(r.BeforeORTPeak), planner.HumanBytes(r.ORTPeak))
