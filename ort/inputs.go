@@ -82,6 +82,18 @@ func RandomInputs(m *onnx.Model, opt InputOptions) ([]Tensor, error) {
 		if strings.Contains(strings.ToLower(name), "var") {
 			lo, hi = 0.5, 1.5
 		}
+		if vals, ok := sh.shapeData(name, n); ok && opt.IntBounds[name] <= 0 {
+			// A shape or axes tensor fed at run time takes the values the
+			// model's declared shapes imply (random ones would not run).
+			for i, v := range vals {
+				putElem(&t, int64(i), float64(v), v, r)
+			}
+			if len(t.Dims) == 0 {
+				t.Dims = nil
+			}
+			out = append(out, t)
+			continue
+		}
 		bound := opt.IntBounds[name]
 		if bound <= 0 {
 			bound = sh.intBound(g, name)
@@ -231,6 +243,76 @@ func (s *shapeIndex) dim(v string, axis int, depth int) int64 {
 		}
 	}
 	return -1
+}
+
+// shapeData returns the values of integer input v (n elements) when a node
+// reads it as a shape or axes and the declared shapes around that node fix
+// them: Reshape's shape (the declared output shape), Unsqueeze's and
+// Squeeze's axes (where the declared output gains or loses dims of size 1).
+func (s *shapeIndex) shapeData(v string, n int64) ([]int64, bool) {
+	static := func(x string) ([]int64, bool) {
+		d, ok := s.dims[x]
+		if !ok {
+			return nil, false
+		}
+		for _, k := range d {
+			if k < 0 {
+				return nil, false
+			}
+		}
+		return d, true
+	}
+	for _, nd := range s.readers[v] {
+		in := nd.GetInput()
+		if len(in) < 2 || in[1] != v || len(nd.GetOutput()) == 0 {
+			continue
+		}
+		out, ok := static(nd.GetOutput()[0])
+		if !ok {
+			continue
+		}
+		switch nd.GetOpType() {
+		case "Reshape":
+			if int64(len(out)) == n {
+				return out, true
+			}
+		case "Unsqueeze", "Squeeze":
+			x, ok := static(in[0])
+			if !ok {
+				continue
+			}
+			long, short := out, x
+			if nd.GetOpType() == "Squeeze" {
+				long, short = x, out
+			}
+			if axes := insertedOnes(long, short); axes != nil && int64(len(axes)) == n {
+				return axes, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// insertedOnes returns positions of size-1 dims of long whose removal gives
+// short (matching dims from the left), or nil. Any such set gives Squeeze
+// and Unsqueeze the same result.
+func insertedOnes(long, short []int64) []int64 {
+	var axes []int64
+	j := 0
+	for i, d := range long {
+		switch {
+		case j < len(short) && d == short[j]:
+			j++
+		case d == 1:
+			axes = append(axes, int64(i))
+		default:
+			return nil
+		}
+	}
+	if j != len(short) || len(axes) == 0 {
+		return nil
+	}
+	return axes
 }
 
 // intBound infers [0, bound) for an integer input from how it is read,

@@ -90,12 +90,12 @@ func ChooseBaseOrder(m *onnx.Model, g *planner.Graph, mode string) (*onnx.Model,
 	if c.Used == BaseFile || slices.Equal(perm, file) {
 		return m, c, nil
 	}
-	pg := shallowCopy(gp)
+	pg := onnx.ShallowCopy(gp)
 	pg.Node = make([]*onnxpb.NodeProto, n)
 	for k, i := range perm {
 		pg.Node[k] = gp.Node[i]
 	}
-	pm := shallowCopy(m.Proto)
+	pm := onnx.ShallowCopy(m.Proto)
 	pm.Graph = pg
 	c.Perm = perm
 	return &onnx.Model{Proto: pm, Path: m.Path}, c, nil
@@ -134,7 +134,7 @@ func unpermute(gp *onnxpb.GraphProto, perm []int) (*onnxpb.GraphProto, []int, er
 	if len(perm) != len(gp.Node) {
 		return nil, nil, fmt.Errorf("base order has %d entries for %d nodes", len(perm), len(gp.Node))
 	}
-	og := shallowCopy(gp)
+	og := onnx.ShallowCopy(gp)
 	og.Node = make([]*onnxpb.NodeProto, len(perm))
 	origin := make([]int, len(perm))
 	for k, i := range perm {

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/ort/ortorder"
 )
@@ -53,7 +54,7 @@ func (e *emitter) guard(og *onnxpb.GraphProto, add func(*onnxpb.GraphProto) (ort
 	nodes := make([]*onnxpb.NodeProto, len(og.Node))
 	for i, n := range og.Node {
 		if shared[n] {
-			n = shallowCopy(n)
+			n = onnx.ShallowCopy(n)
 			n.Input = slices.Clone(n.Input)
 		}
 		nodes[i] = n

@@ -11,7 +11,6 @@ import (
 	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/planner"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Options control Apply.
@@ -91,8 +90,8 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 		return nil, nil, fmt.Errorf("rewrite: %w", err)
 	}
 
-	out := shallowCopy(m.Proto)
-	og := shallowCopy(src)
+	out := onnx.ShallowCopy(m.Proto)
+	og := onnx.ShallowCopy(src)
 	og.Node = e.nodes
 	og.ValueInfo = append(append([]*onnxpb.ValueInfoProto(nil), src.ValueInfo...), e.valueInfo...)
 	out.Graph = og
@@ -372,21 +371,6 @@ func notClonable(op *planner.Op, n *onnxpb.NodeProto) string {
 		return "is not deterministic"
 	}
 	return ""
-}
-
-// shallowCopy returns a new message of the same type holding the same field
-// values (messages and lists are shared, not copied) and unknown fields.
-func shallowCopy[M proto.Message](m M) M {
-	src := m.ProtoReflect()
-	dst := src.New()
-	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		dst.Set(fd, v)
-		return true
-	})
-	if u := src.GetUnknown(); len(u) > 0 {
-		dst.SetUnknown(u)
-	}
-	return dst.Interface().(M)
 }
 
 // setMetadata returns props with each key of kv set (replaced if present),

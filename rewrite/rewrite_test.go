@@ -241,7 +241,7 @@ func TestApplyScheduleOrderWithoutRecompute(t *testing.T) {
 	}
 	// Apart from metadata, the output encodes like the input.
 	in, _ := m.Encode()
-	cp := shallowCopy(out.Proto)
+	cp := onnx.ShallowCopy(out.Proto)
 	cp.MetadataProps = m.Proto.MetadataProps
 	got, _ := proto.MarshalOptions{}.Marshal(cp)
 	if !bytes.Equal(in, got) {

@@ -63,7 +63,7 @@ func simulateBoth(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf
 		return 0, 0, 0, err
 	}
 	order := ortorder.PredictOrder(gp)
-	re := shallowCopy(gp)
+	re := onnx.ShallowCopy(gp)
 	re.Node = make([]*onnxpb.NodeProto, len(order))
 	reOrigin := make([]int, len(order))
 	for k, i := range order {
