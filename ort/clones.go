@@ -127,7 +127,7 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 		for k, x := range gaps {
 			f[k] = float64(x)
 		}
-		res.MedianGap = median(f)
+		res.MedianGap = Median(f)
 	}
 	return res
 }

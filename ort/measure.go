@@ -264,10 +264,10 @@ func serve(reqPath string) (resp childResponse) {
 		resp.Stats.RunSeconds = append(resp.Stats.RunSeconds, secs)
 		resp.Stats.RunPeakBytes = append(resp.Stats.RunPeakBytes, p.growth)
 	}
-	resp.Stats.Seconds = median(resp.Stats.RunSeconds)
+	resp.Stats.Seconds = Median(resp.Stats.RunSeconds)
 	resp.Stats.Method = p.method() + ", in a fresh process with MALLOC_MMAP_THRESHOLD_=" + os.Getenv("MALLOC_MMAP_THRESHOLD_") +
 		", after session creation and one warm-up run; profiling (node order) in a separate run"
-	resp.Stats.PeakRSSGrowthBytes = int64(median(toFloat(resp.Stats.RunPeakBytes)))
+	resp.Stats.PeakRSSGrowthBytes = int64(Median(toFloat(resp.Stats.RunPeakBytes)))
 	return resp
 }
 
@@ -309,7 +309,7 @@ func serveArena(s *Session, req childRequest) (resp childResponse) {
 			resp.Outputs = got
 		}
 	}
-	resp.Stats.Seconds = median(resp.Stats.RunSeconds)
+	resp.Stats.Seconds = Median(resp.Stats.RunSeconds)
 	resp.Stats.Method = fmt.Sprintf("largest VmHWM over %d runs (reset via /proc/self/clear_refs before each) minus VmRSS before the first, in a fresh process with ORT's CPU arena on (it keeps what it grows to); time: median of the runs after the first; profiling (node order) in a separate run", runs)
 	if !p.cleared {
 		resp.Stats.Method = fmt.Sprintf("VmHWM growth over %d runs from the ready session (no peak reset: clear_refs unavailable), CPU arena on", runs)
@@ -428,7 +428,8 @@ func lastLine(s string) string {
 	return s
 }
 
-func median(v []float64) float64 {
+// Median is the median of v (0 for none); v is not modified.
+func Median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}

@@ -8,6 +8,7 @@
 #   /usr/share/libonnx-testdata/data                 apt-get install libonnx-testdata
 #   /usr/bin/python3 with onnx                       apt-get install python3-onnx
 #   $ONNXRUNTIME_LIB                                 scripts/fetch-ort.sh (set here if it works)
+#   $RECOMPUTE_ORT_TRAINING and node                 scripts/fetch-ort-training.sh (likewise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
@@ -38,6 +39,14 @@ if [ -z "${ONNXRUNTIME_LIB:-}" ] && [ -f scripts/fetch-ort.sh ]; then
 	fi
 fi
 if [ -n "${ONNXRUNTIME_LIB:-}" ]; then echo "ONNXRUNTIME_LIB=$ONNXRUNTIME_LIB"; fi
+if [ -z "${RECOMPUTE_ORT_TRAINING:-}" ] && [ -f scripts/fetch-ort-training.sh ] && command -v node >/dev/null; then
+	if web=$(sh scripts/fetch-ort-training.sh 2>/dev/null | tail -n 1) && [ -f "$web/ort.training.wasm.min.js" ]; then
+		export RECOMPUTE_ORT_TRAINING="$web"
+	else
+		echo "note: scripts/fetch-ort-training.sh could not provide ORT's training build (needs npm); tests that run training artifacts will skip"
+	fi
+fi
+if [ -n "${RECOMPUTE_ORT_TRAINING:-}" ]; then echo "RECOMPUTE_ORT_TRAINING=$RECOMPUTE_ORT_TRAINING"; fi
 
 step "go test ./..."
 go test -timeout "${TEST_TIMEOUT:-15m}" ./...

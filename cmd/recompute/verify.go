@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -26,11 +27,12 @@ import (
 // this program, which must run the request and exit before main starts.
 func init() { ort.ServeChild() }
 
-const verifySynopsis = "ORIG REWRITTEN [--ort-lib PATH] [--inputs random|FILE] [--seed N] [--runs N] [--dim NAME=N]... [--batch N] [--session default|controlled] [--optimize LEVEL] [--disable-optimizer NAME]... [--arena on|off] [--mem-pattern on|off] [--threads N] [--json]"
+const verifySynopsis = "ORIG REWRITTEN [--runtime auto|native|training] [--ort-lib PATH] [--inputs random|FILE] [--seed N] [--runs N] [--dim NAME=N]... [--batch N] [--session default|controlled] [--optimize LEVEL] [--disable-optimizer NAME]... [--arena on|off] [--mem-pattern on|off] [--threads N] [--json]"
 
 // verifyReport is what verify prints (text or --json).
 type verifyReport struct {
 	Original     string         `json:"original"`
+	Runtime      string         `json:"runtime"` // native or training (ort/trainort)
 	Rewritten    string         `json:"rewritten"`
 	ORTVersion   string         `json:"ort_version"`
 	Session      string         `json:"session"`
@@ -60,6 +62,10 @@ type verifyReport struct {
 	// from its file order; 0 means ORT runs the schedule as written.
 	OrderMismatches int    `json:"ort_order_mismatches"`
 	Method          string `json:"memory_method"`
+	// Training runtime: gradients exposed from accumulators, random ops
+	// given a fixed seed (both models).
+	Exposed int `json:"exposed_gradients,omitempty"`
+	Seeded  int `json:"seeded_random_ops,omitempty"`
 	// Why outputs differ, when they do under graph optimisations: the same
 	// comparison with optimisations off, and the fused ops ORT made in each.
 	Cause string `json:"difference_cause,omitempty"`
@@ -102,6 +108,8 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	arena := fs.String("arena", "", "CPU arena and memory pattern, overriding --session's: on or off")
 	memPattern := fs.String("mem-pattern", "", "ORT's memory pattern, overriding --session's: on or off")
 	threads := fs.Int("threads", -1, "intra- and inter-op threads, overriding --session's (0: ORT's default)")
+	runtime := fs.String("runtime", "auto", "native: the ONNX Runtime library (inference kernels); training: ORT's training build for WebAssembly under Node.js (scripts/fetch-ort-training.sh), which runs ORT training artifacts (com.microsoft gradient ops); auto: training when ORIG holds such ops")
+	timeout := fs.Duration("timeout", 20*time.Minute, "with the training runtime: kill a run that takes longer")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -131,9 +139,17 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	lib, err := ort.LibraryPath(*libFlag)
-	if err != nil {
-		return err
+	switch *runtime {
+	case "auto", "native", "training":
+	default:
+		return usagef("--runtime %q: want auto, native or training", *runtime)
+	}
+	training := *runtime == "training" || *runtime == "auto" && needsTrainingKernels(orig)
+	lib := ""
+	if !training {
+		if lib, err = ort.LibraryPath(*libFlag); err != nil {
+			return err
+		}
 	}
 	var in []ort.Tensor
 	inputsDesc := fmt.Sprintf("random, seed %d", *seed)
@@ -166,7 +182,13 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	rep := verifyReport{Original: origPath, Rewritten: rewrPath, Session: sessionDesc, Inputs: inputsDesc}
+	rep := verifyReport{Original: origPath, Rewritten: rewrPath, Session: sessionDesc, Inputs: inputsDesc, Runtime: "native"}
+	if training {
+		if err := verifyTraining(&rep, orig, rewr, in, so, *runs, *timeout); err != nil {
+			return err
+		}
+		return rep.finish(stdout, *asJSON)
+	}
 	mo := ort.MeasureOptions{Session: so, LibPath: lib, Runs: *runs}
 	oOut, oSt, err := ort.Measure(origPath, in, common, mo)
 	if err != nil {
@@ -231,10 +253,15 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if rep.Identical < len(rep.Outputs) && !so.DisableAllOptimizations {
 		rep.Cause = differenceCause(origPath, rewrPath, orig, rewr, in, common, so)
 	}
-	if *asJSON {
+	return rep.finish(stdout, *asJSON)
+}
+
+// finish prints the report (text or JSON) and fails if an output differs.
+func (rep *verifyReport) finish(stdout io.Writer, asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(&rep); err != nil {
+		if err := enc.Encode(rep); err != nil {
 			return err
 		}
 	} else {
@@ -433,6 +460,11 @@ func (r *verifyReport) writeText(w io.Writer) {
 	}
 	if r.OrderMismatches > 0 {
 		fmt.Fprintf(w, "warning: ORT does not run %s in file order (%d positions differ), so the schedule is not what runs; pin it with ortorder.EnforceOrder (docs/ORT.md)\n", r.Rewritten, r.OrderMismatches)
+	}
+	if r.Runtime == "training" {
+		fmt.Fprintf(w, "gradients compared: %d exposed from accumulators (their inputs made outputs of private copies); random ops seeded: %d; each model reproduced its own bytes run to run\n", r.Exposed, r.Seeded)
+		fmt.Fprintf(w, "memory: %s\n", r.Method)
+		return
 	}
 	c := r.Clones
 	if c.Clones == 0 {

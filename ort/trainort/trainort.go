@@ -114,7 +114,7 @@ type Result struct {
 }
 
 // Method describes how Result's memory is measured.
-const Method = "VmHWM after the first run minus VmRSS just before it (peak reset via /proc/self/clear_refs), in a fresh Node.js process running ONNX Runtime's training build for WebAssembly (onnxruntime-web 1.19.2), one thread; WebAssembly memory never shrinks, so this is the first run's growth"
+const Method = "VmHWM after the first run minus VmRSS just before it (peak reset via /proc/self/clear_refs, JavaScript heap collected), in a fresh Node.js process running ONNX Runtime's training build for WebAssembly (onnxruntime-web 1.19.2), one thread, the module compiled eagerly with no tier-up; WebAssembly memory never shrinks, so this is the first run's growth"
 
 type wireTensor struct {
 	Name string  `json:"name"`
@@ -192,7 +192,12 @@ func Run(ctx context.Context, model string, feeds []ort.Tensor, outputs []string
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script)
+	// Compile the whole WebAssembly module when it loads, once, with no
+	// tier-up later (V8 otherwise compiles kernels lazily and recompiles
+	// hot ones in the background during the measured run, tens of MiB of
+	// code the peak would count); --expose-gc lets the runner collect the
+	// JavaScript heap before it measures.
+	cmd := exec.CommandContext(ctx, "node", "--no-wasm-lazy-compilation", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "--expose-gc", script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second

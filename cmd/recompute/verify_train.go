@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/ops"
+	"github.com/onnx-recompute/recompute/ort"
+	"github.com/onnx-recompute/recompute/ort/trainort"
+)
+
+// needsTrainingKernels reports whether m holds an op that only ORT's
+// training build runs (com.microsoft *Grad ops, InPlaceAccumulatorV2, ...).
+func needsTrainingKernels(m *onnx.Model) bool {
+	for _, n := range m.Proto.GetGraph().GetNode() {
+		if ops.IsGradientOp(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// trainingSession maps verify's session flags onto the training runtime,
+// which takes fewer settings: one thread always; optimisations off or a
+// level; the arena (and memory pattern) on or off.
+func trainingSession(so ort.Options) trainort.Options {
+	opt := trainort.Options{Optimize: "all", Arena: !so.ArenaOff}
+	switch {
+	case so.DisableAllOptimizations:
+		opt.Optimize = "disabled"
+	case so.Level == ort.LevelBasic:
+		opt.Optimize = "basic"
+	case so.Level == ort.LevelExtended:
+		opt.Optimize = "extended"
+	}
+	return opt
+}
+
+// verifyTraining is verify on ORT's training kernels (package trainort):
+// private copies of both models expose the gradients their accumulators
+// add and seed every random op; each copy must reproduce its own bytes
+// run to run before the two are compared.
+func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, so ort.Options, runs int, timeout time.Duration) error {
+	if err := trainort.Available(); err != nil {
+		return fmt.Errorf("%s holds training ops (com.microsoft gradient ops): %w", rep.Original, err)
+	}
+	tmp, err := os.MkdirTemp("", "recompute-verify-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	topt := trainingSession(so)
+	topt.Runs, topt.Timeout = max(runs, 1), timeout
+	rep.Runtime = "training"
+	rep.Session = fmt.Sprintf("ONNX Runtime training build (onnxruntime-web 1.19.2, WebAssembly, Node.js), 1 thread, graph optimisations %s, arena and memory pattern %s", topt.Optimize, onOff(topt.Arena))
+	rep.ORTVersion = "1.19.2 (training, WebAssembly)"
+	type side struct {
+		name string
+		m    *onnx.Model
+		prep *trainort.Prepared
+		path string
+		res  *trainort.Result
+	}
+	sides := []*side{{name: "original", m: orig}, {name: "rewritten", m: rewr}}
+	for _, s := range sides {
+		s.prep = trainort.Prepare(s.m.Proto)
+		s.path = filepath.Join(tmp, s.name+".onnx")
+		if err := (&onnx.Model{Proto: s.prep.Model}).Save(s.path); err != nil {
+			return err
+		}
+	}
+	var names []string
+	rewrOut := map[string]bool{}
+	for _, o := range sides[1].prep.Model.GetGraph().GetOutput() {
+		rewrOut[o.GetName()] = true
+	}
+	var missing []string
+	for _, o := range sides[0].prep.Model.GetGraph().GetOutput() {
+		if rewrOut[o.GetName()] {
+			names = append(names, o.GetName())
+		} else {
+			missing = append(missing, o.GetName())
+		}
+	}
+	for _, s := range sides {
+		if s.res, err = trainort.Run(context.Background(), s.path, in, names, topt); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if !s.res.Deterministic {
+			return fmt.Errorf("%s: two runs of the same model gave different bytes (random ops seeded: %d); no comparison would prove anything", s.name, s.prep.Seeded)
+		}
+	}
+	rep.Exposed = len(sides[0].prep.Gradients)
+	rep.Seeded = sides[0].prep.Seeded + sides[1].prep.Seeded
+	for _, n := range missing {
+		rep.Outputs = append(rep.Outputs, outputResult{Name: n, Problem: "not an output of REWRITTEN"})
+	}
+	oOut, rOut := sides[0].res.Outputs, sides[1].res.Outputs
+	for i := range names {
+		d := ort.Compare(&oOut[i], &rOut[i])
+		r := outputResult{Name: names[i], Identical: d.Identical, Problem: d.Reason, Differing: d.Differing,
+			Elements: oOut[i].NumElements(), MaxAbs: d.MaxAbs, MaxRel: d.MaxRel}
+		if d.Identical {
+			rep.Identical++
+		}
+		rep.Outputs = append(rep.Outputs, r)
+	}
+	rep.Orig, rep.Rewr = trainRun(sides[0].res), trainRun(sides[1].res)
+	rep.Method = trainort.Method
+	if rep.Orig.PeakBytes > 0 {
+		rep.PeakRatio = float64(rep.Rewr.PeakBytes) / float64(rep.Orig.PeakBytes)
+	}
+	if rep.Orig.Seconds > 0 {
+		rep.TimeRatio = rep.Rewr.Seconds / rep.Orig.Seconds
+	}
+	rep.OrderNote = "the training runtime gives no executed order"
+	for _, kv := range rewr.Proto.GetMetadataProps() {
+		v, _ := strconv.ParseInt(kv.GetValue(), 10, 64)
+		switch kv.GetKey() {
+		case "recompute.original_peak_bytes":
+			rep.SimOrigBytes = v
+		case "recompute.simulated_peak_bytes":
+			rep.SimRewrBytes = v
+		}
+	}
+	return nil
+}
+
+// trainRun is a training-runtime result as verify reports runs: the peak
+// is the first run's growth; the time the median of the runs after it.
+func trainRun(r *trainort.Result) runResult {
+	rr := runResult{PeakBytes: r.PeakBytes, RunSeconds: r.Seconds, Deterministic: r.Deterministic, FirstRunPeakBytes: r.PeakBytes}
+	if len(r.Seconds) > 0 {
+		rr.FirstRunSeconds = r.Seconds[0]
+		rr.Seconds = ort.Median(r.Seconds[1:])
+		if len(r.Seconds) == 1 {
+			rr.Seconds = r.Seconds[0]
+		}
+	}
+	return rr
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

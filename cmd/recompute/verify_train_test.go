@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/build"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/ort/trainort"
+)
+
+// vtNeedTraining skips when Node.js or ORT's training build is absent
+// (.ci/run installs both).
+func vtNeedTraining(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs ORT's training build")
+	}
+	if err := trainort.Available(); err != nil {
+		t.Skip(err.Error())
+	}
+}
+
+// Every ORT training artifact of the corpus, rewritten, verifies on ORT's
+// training kernels: loss and every gradient bit-identical, measured peaks
+// reported, in the controlled setting and under the runtime's defaults.
+func TestVerifyTrainingArtifacts(t *testing.T) {
+	vtNeedTraining(t)
+	dir := rwCorpus(t, "train")
+	files, _ := filepath.Glob(filepath.Join(dir, "*_training_model.onnx"))
+	if len(files) < 4 {
+		t.Fatalf("found %d training artifacts, want lenet, mlp, mobilenetv2_head and cct", len(files))
+	}
+	for _, in := range files {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "rc.onnx")
+			if code, _, stderr := rwRun(t, "rewrite", in, "-o", out, "--batch", "8"); code != 0 {
+				t.Fatalf("rewrite: exit %d: %s", code, stderr)
+			}
+			for _, session := range []string{"controlled", "default"} {
+				code, stdout, stderr := rwRun(t, "verify", in, out, "--batch", "8", "--runs", "1", "--session", session, "--json")
+				var v struct {
+					Runtime   string            `json:"runtime"`
+					Outputs   []json.RawMessage `json:"outputs"`
+					Identical int               `json:"identical_outputs"`
+					PeakRatio float64           `json:"peak_ratio"`
+					Orig      struct {
+						Peak int64 `json:"peak_bytes"`
+					} `json:"original_run"`
+					Rewr struct {
+						Peak int64 `json:"peak_bytes"`
+					} `json:"rewritten_run"`
+					Session string `json:"session"`
+				}
+				if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+					t.Fatalf("--session %s: exit %d: %v\n%s%s", session, code, err, stderr, stdout)
+				}
+				if code != 0 || v.Runtime != "training" || v.Identical == 0 || v.Identical != len(v.Outputs) {
+					t.Errorf("--session %s: exit %d, runtime %q, %d of %d outputs identical: %s", session, code, v.Runtime, v.Identical, len(v.Outputs), stderr)
+				}
+				if v.Orig.Peak <= 0 || v.Rewr.Peak <= 0 {
+					t.Errorf("--session %s: peaks %d, %d bytes: want both measured", session, v.Orig.Peak, v.Rewr.Peak)
+				}
+				t.Logf("%s: %d outputs identical, measured peak %.1f -> %.1f MiB (ratio %.3f)", v.Session, v.Identical, float64(v.Orig.Peak)/(1<<20), float64(v.Rewr.Peak)/(1<<20), v.PeakRatio)
+			}
+		})
+	}
+}
+
+// A model with an op the training runtime lacks: one line naming it.
+func TestVerifyTrainingMissingOp(t *testing.T) {
+	vtNeedTraining(t)
+	dir := t.TempDir()
+	m := vtChain(t, dir, "orig", false, false)
+	code, _, stderr := rwRun(t, "verify", m, m, "--runtime", "training", "--runs", "1")
+	// Einsum runs, so the chain verifies; now an op nobody has.
+	if code != 0 {
+		t.Fatalf("a standard-op model on the training runtime: exit %d: %s", code, stderr)
+	}
+	bad := vtUnknownOp(t, dir)
+	code, _, stderr = rwRun(t, "verify", bad, bad, "--runtime", "training", "--runs", "1")
+	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "NoSuchOp") {
+		t.Errorf("exit %d, stderr %q: want exit 1 and one line naming NoSuchOp", code, stderr)
+	}
+}
+
+// vtUnknownOp writes a model whose only node is com.example:NoSuchOp.
+func vtUnknownOp(t *testing.T, dir string) string {
+	t.Helper()
+	f32 := onnxpb.TensorProto_FLOAT
+	b := build.New("unknown")
+	b.Input("x", f32, []int64{4})
+	n := b.Node("NoSuchOp", "weird", []string{"x"}, []string{"y"})
+	n.Domain = proto.String("com.example")
+	b.Output("y", f32, []int64{4})
+	path := filepath.Join(dir, "unknown.onnx")
+	m := build.Model(b.G, 17, &onnxpb.OperatorSetIdProto{Domain: proto.String("com.example"), Version: proto.Int64(1)})
+	if err := (&onnx.Model{Proto: m}).Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
