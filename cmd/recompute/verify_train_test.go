@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/onnx-recompute/recompute/models/ortartifact"
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -104,4 +106,42 @@ func vtUnknownOp(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// A ResNet-18 training artifact in ORT's own form (ConvGrad,
+// BatchNormalizationGrad, MaxPoolGrad, InPlaceAccumulatorV2; built by
+// models/ortartifact), batch 8 at 224×224, rewritten at a 50% budget:
+// identical loss and gradients on ORT's training kernels, and a measured
+// saving. Measured on the 2-core machine (controlled setting): 398 -> 338
+// MiB, ratio 0.85, against 0.50 simulated; docs/ORT.md says where the rest
+// goes. The bound is that measurement plus about 0.05.
+func TestVerifyTrainingResNetArtifact(t *testing.T) {
+	vtNeedTraining(t)
+	if os.Getenv("RECOMPUTE_E2E") != "full" {
+		t.Skip("set RECOMPUTE_E2E=full (about a minute of ORT's training build)")
+	}
+	dir := t.TempDir()
+	art := filepath.Join(dir, "resnet18_training_model.onnx")
+	if err := (&onnx.Model{Proto: ortartifact.ResNet(ortartifact.ResNet18(8, 224))}).Save(art); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "rc.onnx")
+	code, stdout, stderr := rwRun(t, "rewrite", art, "-o", out, "--budget", "50%")
+	if code != 0 {
+		t.Fatalf("rewrite: exit %d: %s", code, stderr)
+	}
+	t.Log(stdout)
+	code, stdout, stderr = rwRun(t, "verify", art, out, "--session", "controlled", "--runs", "1", "--json")
+	var v e2eVerify
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+		t.Fatalf("verify: exit %d: %v\n%s%s", code, err, stderr, stdout)
+	}
+	if code != 0 || v.Identical == 0 || v.Identical != len(v.Outputs) {
+		t.Errorf("exit %d, %d of %d outputs identical: %s", code, v.Identical, len(v.Outputs), stderr)
+	}
+	sim := float64(v.SimRewr) / float64(v.SimOrig)
+	t.Logf("%s: measured peak ratio %.3f, simulated %.3f, time ratio %.3f", v.Session, v.PeakRatio, sim, v.TimeRatio)
+	if sim > 0.5 || v.PeakRatio <= 0 || v.PeakRatio > 0.9 {
+		t.Errorf("simulated ratio %.3f (want at most 0.5), measured %.3f (want at most 0.9)", sim, v.PeakRatio)
+	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/onnx/ops"
 )
 
 // accumulators are ORT training ops whose output is only a flag: the
@@ -39,6 +40,7 @@ func Prepare(m *onnxpb.ModelProto) *Prepared {
 	g := onnx.ShallowCopy(m.GetGraph())
 	out.Graph = g
 	p := &Prepared{Model: out}
+	var inferred *ops.Result
 	types := map[string]*onnxpb.TypeProto{}
 	for _, vs := range [][]*onnxpb.ValueInfoProto{g.GetValueInfo(), g.GetInput(), g.GetOutput()} {
 		for _, v := range vs {
@@ -56,7 +58,11 @@ func Prepare(m *onnxpb.ModelProto) *Prepared {
 			v := n.GetInput()[1]
 			if !isOut[v] {
 				isOut[v] = true
-				g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(v), Type: types[v]})
+				ty := types[v]
+				if ty == nil {
+					ty = inferredType(m, v, &inferred)
+				}
+				g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(v), Type: ty})
 				p.Gradients = append(p.Gradients, v)
 			}
 		}
@@ -83,4 +89,29 @@ func hasAttr(n *onnxpb.NodeProto, name string) bool {
 		}
 	}
 	return false
+}
+
+// inferredType types value v by our shape inference (run once, into *r):
+// its element type and static dims, else float of unknown shape. ORT
+// rejects a graph output without a type.
+func inferredType(m *onnxpb.ModelProto, v string, r **ops.Result) *onnxpb.TypeProto {
+	if *r == nil {
+		if res, err := ops.Infer(&onnx.Model{Proto: m}, ops.Options{}); err == nil {
+			*r = res
+		} else {
+			*r = &ops.Result{}
+		}
+	}
+	t, ok := (*r).Values[v]
+	tt := &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT))}
+	if ok && t.Elem != onnxpb.TensorProto_UNDEFINED {
+		tt.ElemType = proto.Int32(int32(t.Elem))
+	}
+	if ok && t.Static() {
+		tt.Shape = &onnxpb.TensorShapeProto{}
+		for _, d := range t.Dims {
+			tt.Shape.Dim = append(tt.Shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+		}
+	}
+	return &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: tt}}
 }
