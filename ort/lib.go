@@ -40,7 +40,13 @@ func LibraryPath(flag string) (string, error) {
 
 // fetchedLibrary looks for .ort/libonnxruntime.so.1 in the working directory,
 // the executable's directory, and their parents.
-func fetchedLibrary() string {
+func fetchedLibrary() string { return FindFetched(filepath.Join(".ort", "libonnxruntime.so.1")) }
+
+// FindFetched returns the first regular file at rel (a path such as
+// .ort/libonnxruntime.so.1, where the fetch scripts put what they fetch)
+// below the working directory, the executable's directory, or one of their
+// parents; "" if there is none.
+func FindFetched(rel string) string {
 	var starts []string
 	if wd, err := os.Getwd(); err == nil {
 		starts = append(starts, wd)
@@ -50,7 +56,7 @@ func fetchedLibrary() string {
 	}
 	for _, dir := range starts {
 		for {
-			p := filepath.Join(dir, ".ort", "libonnxruntime.so.1")
+			p := filepath.Join(dir, rel)
 			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 				return p
 			}

@@ -164,23 +164,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	var outNames []string
-	for _, o := range orig.Proto.GetGraph().GetOutput() {
-		outNames = append(outNames, o.GetName())
-	}
-	rewrOut := map[string]bool{}
-	for _, o := range rewr.Proto.GetGraph().GetOutput() {
-		rewrOut[o.GetName()] = true
-	}
-	var missing []string
-	var common []string
-	for _, n := range outNames {
-		if rewrOut[n] {
-			common = append(common, n)
-		} else {
-			missing = append(missing, n)
-		}
-	}
+	common, missing := commonOutputs(orig.Proto.GetGraph(), rewr.Proto.GetGraph())
 
 	rep := verifyReport{Original: origPath, Rewritten: rewrPath, Session: sessionDesc, Inputs: inputsDesc, Runtime: "native"}
 	if training {
@@ -201,27 +185,8 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err := ort.Init(lib); err == nil {
 		rep.ORTVersion = ort.Version()
 	}
-	for _, n := range missing {
-		rep.Outputs = append(rep.Outputs, outputResult{Name: n, Problem: "not an output of REWRITTEN"})
-	}
-	for i := range common {
-		d := ort.Compare(&oOut[i], &rOut[i])
-		r := outputResult{Name: common[i], Identical: d.Identical, Problem: d.Reason, Differing: d.Differing,
-			Elements: oOut[i].NumElements(), MaxAbs: d.MaxAbs, MaxRel: d.MaxRel}
-		if d.Identical {
-			rep.Identical++
-		}
-		rep.Outputs = append(rep.Outputs, r)
-	}
-	rep.Orig = runOf(oSt)
-	rep.Rewr = runOf(rSt)
-	rep.Method = rSt.Method
-	if rep.Orig.PeakBytes > 0 {
-		rep.PeakRatio = float64(rep.Rewr.PeakBytes) / float64(rep.Orig.PeakBytes)
-	}
-	if rep.Orig.Seconds > 0 {
-		rep.TimeRatio = rep.Rewr.Seconds / rep.Orig.Seconds
-	}
+	rep.compare(common, missing, oOut, rOut)
+	rep.setRuns(runOf(oSt), runOf(rSt), rSt.Method, rewr)
 	var errO, errR error
 	var allocO, allocR ortalloc.Result
 	rep.OrderOrigBytes, allocO, errO = orderPeak(orig, oSt.NodeOrder, iopt)
@@ -240,7 +205,57 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		forward = s.Forward
 	}
 	rep.Clones = ort.AnalyzeClones(rewr.Proto.GetGraph(), rSt.NodeOrder, forward)
-	for _, kv := range rewr.Proto.GetMetadataProps() {
+
+	if rep.Identical < len(rep.Outputs) && !so.DisableAllOptimizations {
+		rep.Cause = differenceCause(origPath, rewrPath, orig, rewr, in, common, so)
+	}
+	return rep.finish(stdout, *asJSON)
+}
+
+// commonOutputs splits orig's outputs into those rewr also has and the
+// rest, in orig's order.
+func commonOutputs(orig, rewr *onnxpb.GraphProto) (common, missing []string) {
+	has := map[string]bool{}
+	for _, o := range rewr.GetOutput() {
+		has[o.GetName()] = true
+	}
+	for _, o := range orig.GetOutput() {
+		if has[o.GetName()] {
+			common = append(common, o.GetName())
+		} else {
+			missing = append(missing, o.GetName())
+		}
+	}
+	return common, missing
+}
+
+// compare fills the per-output results: names[i] is oOut[i] and rOut[i].
+func (rep *verifyReport) compare(names, missing []string, oOut, rOut []ort.Tensor) {
+	for _, n := range missing {
+		rep.Outputs = append(rep.Outputs, outputResult{Name: n, Problem: "not an output of REWRITTEN"})
+	}
+	for i := range names {
+		d := ort.Compare(&oOut[i], &rOut[i])
+		r := outputResult{Name: names[i], Identical: d.Identical, Problem: d.Reason, Differing: d.Differing,
+			Elements: oOut[i].NumElements(), MaxAbs: d.MaxAbs, MaxRel: d.MaxRel}
+		if d.Identical {
+			rep.Identical++
+		}
+		rep.Outputs = append(rep.Outputs, r)
+	}
+}
+
+// setRuns records both runs, their ratios, how memory was measured, and
+// the simulated peaks rewrite recorded in rewr's metadata.
+func (rep *verifyReport) setRuns(orig, rewr runResult, method string, rewritten *onnx.Model) {
+	rep.Orig, rep.Rewr, rep.Method = orig, rewr, method
+	if rep.Orig.PeakBytes > 0 {
+		rep.PeakRatio = float64(rep.Rewr.PeakBytes) / float64(rep.Orig.PeakBytes)
+	}
+	if rep.Orig.Seconds > 0 {
+		rep.TimeRatio = rep.Rewr.Seconds / rep.Orig.Seconds
+	}
+	for _, kv := range rewritten.Proto.GetMetadataProps() {
 		v, _ := strconv.ParseInt(kv.GetValue(), 10, 64)
 		switch kv.GetKey() {
 		case "recompute.original_peak_bytes":
@@ -249,11 +264,6 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 			rep.SimRewrBytes = v
 		}
 	}
-
-	if rep.Identical < len(rep.Outputs) && !so.DisableAllOptimizations {
-		rep.Cause = differenceCause(origPath, rewrPath, orig, rewr, in, common, so)
-	}
-	return rep.finish(stdout, *asJSON)
 }
 
 // finish prints the report (text or JSON) and fails if an output differs.

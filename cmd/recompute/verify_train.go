@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/onnx-recompute/recompute/onnx"
@@ -74,19 +73,7 @@ func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, 
 			return err
 		}
 	}
-	var names []string
-	rewrOut := map[string]bool{}
-	for _, o := range sides[1].prep.Model.GetGraph().GetOutput() {
-		rewrOut[o.GetName()] = true
-	}
-	var missing []string
-	for _, o := range sides[0].prep.Model.GetGraph().GetOutput() {
-		if rewrOut[o.GetName()] {
-			names = append(names, o.GetName())
-		} else {
-			missing = append(missing, o.GetName())
-		}
-	}
+	names, missing := commonOutputs(sides[0].prep.Model.GetGraph(), sides[1].prep.Model.GetGraph())
 	for _, s := range sides {
 		if s.res, err = trainort.Run(context.Background(), s.path, in, names, topt); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -97,37 +84,9 @@ func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, 
 	}
 	rep.Exposed = len(sides[0].prep.Gradients)
 	rep.Seeded = sides[0].prep.Seeded + sides[1].prep.Seeded
-	for _, n := range missing {
-		rep.Outputs = append(rep.Outputs, outputResult{Name: n, Problem: "not an output of REWRITTEN"})
-	}
-	oOut, rOut := sides[0].res.Outputs, sides[1].res.Outputs
-	for i := range names {
-		d := ort.Compare(&oOut[i], &rOut[i])
-		r := outputResult{Name: names[i], Identical: d.Identical, Problem: d.Reason, Differing: d.Differing,
-			Elements: oOut[i].NumElements(), MaxAbs: d.MaxAbs, MaxRel: d.MaxRel}
-		if d.Identical {
-			rep.Identical++
-		}
-		rep.Outputs = append(rep.Outputs, r)
-	}
-	rep.Orig, rep.Rewr = trainRun(sides[0].res), trainRun(sides[1].res)
-	rep.Method = trainort.Method
-	if rep.Orig.PeakBytes > 0 {
-		rep.PeakRatio = float64(rep.Rewr.PeakBytes) / float64(rep.Orig.PeakBytes)
-	}
-	if rep.Orig.Seconds > 0 {
-		rep.TimeRatio = rep.Rewr.Seconds / rep.Orig.Seconds
-	}
+	rep.compare(names, missing, sides[0].res.Outputs, sides[1].res.Outputs)
+	rep.setRuns(trainRun(sides[0].res), trainRun(sides[1].res), trainort.Method, rewr)
 	rep.OrderNote = "the training runtime gives no executed order"
-	for _, kv := range rewr.Proto.GetMetadataProps() {
-		v, _ := strconv.ParseInt(kv.GetValue(), 10, 64)
-		switch kv.GetKey() {
-		case "recompute.original_peak_bytes":
-			rep.SimOrigBytes = v
-		case "recompute.simulated_peak_bytes":
-			rep.SimRewrBytes = v
-		}
-	}
 	return nil
 }
 

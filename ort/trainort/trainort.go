@@ -53,25 +53,8 @@ func Dir() (string, error) {
 		}
 		return d, nil
 	}
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		starts = append(starts, filepath.Dir(exe))
-	}
-	for _, dir := range starts {
-		for {
-			d := filepath.Join(dir, ".ort", "web")
-			if _, err := os.Stat(filepath.Join(d, "ort.training.wasm.min.js")); err == nil {
-				return d, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
+	if p := ort.FindFetched(filepath.Join(".ort", "web", "ort.training.wasm.min.js")); p != "" {
+		return filepath.Dir(p), nil
 	}
 	return "", fmt.Errorf("%w: run scripts/fetch-ort-training.sh (npm onnxruntime-web@1.19.2 into .ort/web) or set %s", ErrUnavailable, EnvDir)
 }
