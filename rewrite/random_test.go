@@ -149,6 +149,9 @@ func TestApplyRandomPlans(t *testing.T) {
 				if !grep.Unchanged && grep.ORTPeakBytes > grep.PeakBytes || grep.PeakBytes != rep.PeakBytes {
 					t.Errorf("%s: guarded peak %d (ORT order %d), unguarded %d", label, grep.PeakBytes, grep.ORTPeakBytes, rep.PeakBytes)
 				}
+				if grep.ReusePeakBytes <= 0 || grep.BeforeReusePeakBytes <= 0 || grep.Unchanged && grep.ReusePeakBytes != grep.BeforeReusePeakBytes {
+					t.Errorf("%s: peaks with ORT's buffer reuse %d -> %d (unchanged %v)", label, grep.BeforeReusePeakBytes, grep.ReusePeakBytes, grep.Unchanged)
+				}
 				guards += grep.Guards
 				_ = gout
 				checked++

@@ -52,8 +52,12 @@ type Report struct {
 	// The same in the order ONNX Runtime is predicted to run them
 	// (ortorder.PredictOrder): input, and output as written.
 	BeforeORTPeakBytes, ORTPeakBytes int64
-	PlannedPeakBytes                 int64 // the plan's replayed schedule peak
-	PredictedPeakBytes               int64 // the DP's estimate
+	// The same order under the model of ORT's allocation planner
+	// (ort/ortalloc), which keeps dead buffers for later tensors of their
+	// size: closer to what ORT measures than liveness.
+	BeforeReusePeakBytes, ReusePeakBytes int64
+	PlannedPeakBytes                     int64 // the plan's replayed schedule peak
+	PredictedPeakBytes                   int64 // the DP's estimate
 	// Unchanged: no clone and no lower peak, so the graph was written
 	// as it was read (Nodes == NodesBefore, no guards).
 	Unchanged bool
@@ -141,6 +145,11 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	rep.Guards, rep.GuardNodes = e.report.Guards, e.report.GuardNodes
 	rep.Nodes = len(og.Node)
 	rep.PeakBytes, rep.ORTPeakBytes, rep.UnsizedValues = after, ortAfter, unsized
+	rep.BeforeReusePeakBytes = reusePeak(orig, g, origOrigin, nil)
+	rep.ReusePeakBytes = rep.BeforeReusePeakBytes
+	if !rep.Unchanged {
+		rep.ReusePeakBytes = reusePeak(og, g, e.origin, e.cloneOf)
+	}
 	before := rep.BeforePeakBytes
 
 	version := opt.Version
@@ -160,6 +169,7 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 		{"recompute.overhead", strconv.FormatFloat(rep.OverheadFrac(), 'f', 4, 64)},
 		{"recompute.ort_guards", strconv.Itoa(rep.Guards)},
 		{"recompute.ort_predicted_peak_bytes", strconv.FormatInt(rep.ORTPeakBytes, 10)},
+		{"recompute.ort_reuse_peak_bytes", strconv.FormatInt(rep.ReusePeakBytes, 10)},
 	})
 	return &onnx.Model{Proto: out, Path: m.Path}, &rep, nil
 }

@@ -3,6 +3,7 @@ package rewrite
 import (
 	"fmt"
 
+	"github.com/onnx-recompute/recompute/ort/ortalloc"
 	"github.com/onnx-recompute/recompute/ort/ortorder"
 
 	"github.com/onnx-recompute/recompute/onnx"
@@ -89,6 +90,28 @@ func simulateBoth(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf
 // aliased value live too. origin maps gp's node i to g's op (nil: the
 // identity; -1: not in g). unsized counts values the simulation could not size.
 func simulate(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) (peak int64, unsized int, err error) {
+	sg, unsized := simGraph(gp, g, origin, cloneOf)
+	order := make([]int, len(gp.Node))
+	for i := range order {
+		order[i] = i
+	}
+	r, err := planner.Replay(sg, planner.Liveness(sg, order))
+	if err != nil {
+		return 0, 0, err
+	}
+	return r.PeakBytes, unsized, nil
+}
+
+// reusePeak is the transient peak of gp's nodes in the order ONNX Runtime
+// is predicted to run them, under the model of ORT's allocation planner
+// (ort/ortalloc: dead buffers kept for later tensors of their size).
+func reusePeak(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) int64 {
+	sg, _ := simGraph(gp, g, origin, cloneOf)
+	return ortalloc.Simulate(sg, ortorder.PredictOrder(gp)).PeakBytes
+}
+
+// simGraph is the planner graph simulate replays: gp's node i is op i.
+func simGraph(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) (sg *planner.Graph, unsized int) {
 	zero := map[string]bool{}
 	alias := map[string]string{}
 	for _, n := range gp.Node {
@@ -121,7 +144,7 @@ func simulate(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map
 		isOutput[v.GetName()] = true
 	}
 
-	sg := &planner.Graph{}
+	sg = &planner.Graph{}
 	index := map[string]int{}
 	value := func(name string) int {
 		if i, ok := index[name]; ok {
@@ -142,7 +165,6 @@ func simulate(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map
 		sg.Values = append(sg.Values, v)
 		return index[name]
 	}
-	order := make([]int, len(gp.Node))
 	for i, n := range gp.Node {
 		op := planner.Op{Name: n.GetName(), Type: n.GetOpType()}
 		o := i
@@ -162,11 +184,6 @@ func simulate(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map
 			}
 		}
 		sg.Ops = append(sg.Ops, op)
-		order[i] = i
 	}
-	r, err := planner.Replay(sg, planner.Liveness(sg, order))
-	if err != nil {
-		return 0, 0, err
-	}
-	return r.PeakBytes, unsized, nil
+	return sg, unsized
 }

@@ -186,6 +186,8 @@ type rewriteResult struct {
 	PeakBytes       int64   `json:"peak_after_bytes"`
 	BeforeORTPeak   int64   `json:"ort_order_peak_before_bytes"`
 	ORTPeak         int64   `json:"ort_order_peak_after_bytes"`
+	BeforeReusePeak int64   `json:"ort_reuse_peak_before_bytes,omitempty"`
+	ReusePeak       int64   `json:"ort_reuse_peak_after_bytes,omitempty"`
 	PlannedPeak     int64   `json:"planned_peak_bytes"`
 	PredictedPeak   int64   `json:"predicted_peak_bytes"`
 	RescheduleMoves int     `json:"reschedule_moves,omitempty"`
@@ -261,6 +263,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	res.Unchanged = rep.Unchanged
 	res.BeforePeakBytes, res.PeakBytes = rep.BeforePeakBytes, rep.PeakBytes
 	res.BeforeORTPeak, res.ORTPeak = rep.BeforeORTPeakBytes, rep.ORTPeakBytes
+	res.BeforeReusePeak, res.ReusePeak = rep.BeforeReusePeakBytes, rep.ReusePeakBytes
 	res.PlannedPeak, res.PredictedPeak, res.BudgetBytes = rep.PlannedPeakBytes, rep.PredictedPeakBytes, p.BudgetBytes
 	res.RescheduleMoves = p.RescheduleMoves
 	res.OverheadCost, res.Overhead = rep.OverheadCost, rep.OverheadFrac()
@@ -416,6 +419,9 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 	fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s); %s against the lower\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak), rwFmtChange(r.Reduction))
 	fmt.Fprintf(w, "  transient peak  %s -> %s, simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes))
 	fmt.Fprintf(w, "  in ORT's order  %s -> %s, simulated in the order ONNX Runtime is predicted to run\n", planner.HumanBytes(r.BeforeORTPeak), planner.HumanBytes(r.ORTPeak))
+	if r.BeforeReusePeak > 0 {
+		fmt.Fprintf(w, "  with ORT reuse  %s -> %s, the same order with ORT's allocation planner modelled (dead buffers kept for later tensors of their size)\n", planner.HumanBytes(r.BeforeReusePeak), planner.HumanBytes(r.ReusePeak))
+	}
 	est := "DP estimate"
 	if r.RescheduleMoves > 0 {
 		est = "DP estimate before rescheduling"
