@@ -406,9 +406,9 @@ func Measure(modelPath string, inputs []Tensor, outputNames []string, opt Measur
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if runErr != nil {
-			return nil, nil, fmt.Errorf("measure %s: child process failed after %.1fs (%v): %s", modelPath, time.Since(start).Seconds(), runErr, lastLine(msg))
+			return nil, nil, fmt.Errorf("measure %s: child process failed after %.1fs (%v): %s", modelPath, time.Since(start).Seconds(), runErr, LastLine(msg))
 		}
-		return nil, nil, fmt.Errorf("measure %s: child process gave no answer; does this program call ort.ServeChild? %s", modelPath, lastLine(msg))
+		return nil, nil, fmt.Errorf("measure %s: child process gave no answer; does this program call ort.ServeChild? %s", modelPath, LastLine(msg))
 	}
 	defer rf.Close()
 	var resp childResponse
@@ -421,7 +421,10 @@ func Measure(modelPath string, inputs []Tensor, outputNames []string, opt Measur
 	return resp.Outputs, &resp.Stats, nil
 }
 
-func lastLine(s string) string {
+// LastLine is the last line of s once surrounding space is trimmed (a
+// child process's closing message).
+func LastLine(s string) string {
+	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		return s[i+1:]
 	}

@@ -114,43 +114,39 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 			return nil, nil, fmt.Errorf("rewrite: %w", err)
 		}
 	}
-	if rep.BeforePeakBytes, rep.BeforeORTPeakBytes, _, err = simulateBoth(orig, g, origOrigin, nil); err != nil {
+	in, err := simulateBoth(orig, g, origOrigin, nil)
+	if err != nil {
 		return nil, nil, fmt.Errorf("rewrite: simulate input order: %w", err)
 	}
-	after, ortAfter, unsized, err := simulateBoth(og, g, e.origin, e.cloneOf)
+	rep.BeforePeakBytes, rep.BeforeORTPeakBytes, rep.BeforeReusePeakBytes = in.file, in.ort, in.reuse
+	res, err := simulateBoth(og, g, e.origin, e.cloneOf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rewrite: simulate output order: %w", err)
 	}
-	if len(e.cloneOf) == 0 && opt.BaseOrder == nil && after >= rep.BeforePeakBytes {
+	if len(e.cloneOf) == 0 && opt.BaseOrder == nil && res.file >= in.file {
 		// Nothing lowered (no clone, the file order kept as the base, no
 		// lower peak): the graph is written as it was read, with no
 		// reordering and no guards. (A chosen ORT base order is a
 		// lowering of its own, pinned by guards below.)
 		og.Node, og.ValueInfo = orig.Node, src.ValueInfo
-		after, ortAfter = rep.BeforePeakBytes, rep.BeforeORTPeakBytes
+		res = peaks{file: in.file, ort: in.ort, reuse: in.reuse, unsized: res.unsized}
 		rep.Unchanged = true
 		e.report.Guards, e.report.GuardNodes = 0, 0
-	} else if opt.ORTGuard && (ortAfter > after || len(e.cloneOf) > 0) {
+	} else if opt.ORTGuard && (res.ort > res.file || len(e.cloneOf) > 0) {
 		guard := e.enforceORTOrder
-		if ortAfter <= after {
+		if res.ort <= res.file {
 			guard = e.guardClones
 		}
 		if err := guard(og); err != nil {
 			return nil, nil, fmt.Errorf("rewrite: %w", err)
 		}
-		if after, ortAfter, unsized, err = simulateBoth(og, g, e.origin, e.cloneOf); err != nil {
+		if res, err = simulateBoth(og, g, e.origin, e.cloneOf); err != nil {
 			return nil, nil, fmt.Errorf("rewrite: simulate guarded order: %w", err)
 		}
 	}
 	rep.Guards, rep.GuardNodes = e.report.Guards, e.report.GuardNodes
 	rep.Nodes = len(og.Node)
-	rep.PeakBytes, rep.ORTPeakBytes, rep.UnsizedValues = after, ortAfter, unsized
-	rep.BeforeReusePeakBytes = reusePeak(orig, g, origOrigin, nil)
-	rep.ReusePeakBytes = rep.BeforeReusePeakBytes
-	if !rep.Unchanged {
-		rep.ReusePeakBytes = reusePeak(og, g, e.origin, e.cloneOf)
-	}
-	before := rep.BeforePeakBytes
+	rep.PeakBytes, rep.ORTPeakBytes, rep.ReusePeakBytes, rep.UnsizedValues = res.file, res.ort, res.reuse, res.unsized
 
 	version := opt.Version
 	if version == "" {
@@ -163,8 +159,8 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 		{"recompute.budget_bytes", strconv.FormatInt(p.BudgetBytes, 10)},
 		{"recompute.predicted_peak_bytes", strconv.FormatInt(p.PredictedPeakBytes, 10)},
 		{"recompute.planned_peak_bytes", strconv.FormatInt(p.PeakBytes, 10)},
-		{"recompute.original_peak_bytes", strconv.FormatInt(before, 10)},
-		{"recompute.simulated_peak_bytes", strconv.FormatInt(after, 10)},
+		{"recompute.original_peak_bytes", strconv.FormatInt(rep.BeforePeakBytes, 10)},
+		{"recompute.simulated_peak_bytes", strconv.FormatInt(rep.PeakBytes, 10)},
 		{"recompute.clones", strconv.Itoa(rep.Clones)},
 		{"recompute.overhead", strconv.FormatFloat(rep.OverheadFrac(), 'f', 4, 64)},
 		{"recompute.ort_guards", strconv.Itoa(rep.Guards)},

@@ -57,60 +57,46 @@ func nodeReads(n *onnxpb.NodeProto) []string {
 	return append(out, onnx.OuterRefs(n)...)
 }
 
-// simulateBoth returns the simulated transient peak of gp's nodes in file
-// order and in the order ONNX Runtime is predicted to run them.
-func simulateBoth(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) (file, ort int64, unsized int, err error) {
-	if file, unsized, err = simulate(gp, g, origin, cloneOf); err != nil {
-		return 0, 0, 0, err
-	}
-	order := ortorder.PredictOrder(gp)
-	re := onnx.ShallowCopy(gp)
-	re.Node = make([]*onnxpb.NodeProto, len(order))
-	reOrigin := make([]int, len(order))
-	for k, i := range order {
-		re.Node[k] = gp.Node[i]
-		reOrigin[k] = i
-		if origin != nil {
-			reOrigin[k] = origin[i]
-		}
-	}
-	if ort, _, err = simulate(re, g, reOrigin, cloneOf); err != nil {
-		return 0, 0, 0, fmt.Errorf("predicted ONNX Runtime order: %w", err)
-	}
-	return file, ort, unsized, nil
+// peaks are the simulated transient peaks of one node list.
+type peaks struct {
+	file, ort int64 // liveness in file order, in ONNX Runtime's predicted order
+	// reuse: ORT's predicted order under the model of ORT's allocation
+	// planner (ort/ortalloc: dead buffers kept for later tensors of their
+	// size).
+	reuse   int64
+	unsized int // values the simulation could not size (counted as 0)
 }
 
-// simulate rebuilds a planner graph from the node list of gp, in file order,
-// and replays it with frees after each value's last use (planner.Liveness and
-// planner.Replay): the transient peak bytes of running gp's nodes in order.
+// simulateBoth rebuilds a planner graph from the node list of gp and
+// replays it with frees after each value's last use (planner.Liveness and
+// planner.Replay) in file order and in the order ONNX Runtime is predicted
+// to run (ortorder.PredictOrder), and models ORT's buffer reuse in the
+// latter.
 //
 // Value sizes come from g by name; a clone's value (cloneOf) has its
 // original's size; an ordering guard's values (isGuard) are shapes, empty
 // tensors or aliases and count 0 bytes, and a node reading an alias keeps the
 // aliased value live too. origin maps gp's node i to g's op (nil: the
-// identity; -1: not in g). unsized counts values the simulation could not size.
-func simulate(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) (peak int64, unsized int, err error) {
+// identity; -1: not in g).
+func simulateBoth(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) (peaks, error) {
 	sg, unsized := simGraph(gp, g, origin, cloneOf)
-	order := make([]int, len(gp.Node))
-	for i := range order {
-		order[i] = i
+	fileOrder := make([]int, len(gp.Node))
+	for i := range fileOrder {
+		fileOrder[i] = i
 	}
-	r, err := planner.Replay(sg, planner.Liveness(sg, order))
+	rf, err := planner.Replay(sg, planner.Liveness(sg, fileOrder))
 	if err != nil {
-		return 0, 0, err
+		return peaks{}, err
 	}
-	return r.PeakBytes, unsized, nil
+	order := ortorder.PredictOrder(gp)
+	ro, err := planner.Replay(sg, planner.Liveness(sg, order))
+	if err != nil {
+		return peaks{}, fmt.Errorf("predicted ONNX Runtime order: %w", err)
+	}
+	return peaks{file: rf.PeakBytes, ort: ro.PeakBytes, reuse: ortalloc.Simulate(sg, order).PeakBytes, unsized: unsized}, nil
 }
 
-// reusePeak is the transient peak of gp's nodes in the order ONNX Runtime
-// is predicted to run them, under the model of ORT's allocation planner
-// (ort/ortalloc: dead buffers kept for later tensors of their size).
-func reusePeak(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) int64 {
-	sg, _ := simGraph(gp, g, origin, cloneOf)
-	return ortalloc.Simulate(sg, ortorder.PredictOrder(gp)).PeakBytes
-}
-
-// simGraph is the planner graph simulate replays: gp's node i is op i.
+// simGraph is the planner graph simulateBoth replays: gp's node i is op i.
 func simGraph(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map[string]string) (sg *planner.Graph, unsized int) {
 	zero := map[string]bool{}
 	alias := map[string]string{}

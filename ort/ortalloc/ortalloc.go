@@ -66,18 +66,13 @@ func Simulate(g *planner.Graph, order []int) Result {
 	for i := range buf {
 		buf[i] = -1
 	}
-	type buffer struct {
-		bytes       int64
-		use         int // readers left of the tensors placed in it
-		alloc, free int // steps: allocated before alloc, released after free
-	}
 	var bufs []buffer
 	var freelist []int // most recently freed first
 	var res Result
 	written := make([]bool, nv)
 	release := func(b, step int) {
 		freelist = slices.Insert(freelist, 0, b)
-		bufs[b].free = step
+		bufs[b].free, bufs[b].dead = step, true
 	}
 	for step, i := range order {
 		op := &g.Ops[i]
@@ -106,8 +101,7 @@ func Simulate(g *planner.Graph, order []int) Result {
 				b := freelist[found]
 				freelist = slices.Delete(freelist, found, found+1)
 				buf[v] = b
-				bufs[b].use = uses[v]
-				bufs[b].free = len(order)
+				bufs[b].use, bufs[b].free, bufs[b].dead = uses[v], len(order), false
 				res.ReusedBytes += size
 				continue
 			}
@@ -122,7 +116,7 @@ func Simulate(g *planner.Graph, order []int) Result {
 			}
 		}
 		for _, v := range op.Outputs {
-			if b := buf[v]; b >= 0 && bufs[b].use == 0 && !slices.Contains(freelist, b) {
+			if b := buf[v]; b >= 0 && bufs[b].use == 0 && !bufs[b].dead {
 				release(b, step)
 			}
 		}
@@ -144,13 +138,21 @@ func Simulate(g *planner.Graph, order []int) Result {
 			res.PeakBytes, peakStep = cur, s
 		}
 	}
-	res.HeldBytes = heldAt(g, order, buf, peakStep, func(b int) (int64, int, int) { return bufs[b].bytes, bufs[b].alloc, bufs[b].free })
+	res.HeldBytes = heldAt(g, order, buf, bufs, peakStep)
 	return res
+}
+
+// buffer is one allocation of ORT's plan.
+type buffer struct {
+	bytes       int64
+	use         int  // readers left of the tensors placed in it
+	alloc, free int  // steps: allocated before alloc, released after free
+	dead        bool // on the freelist (every tensor in it dead)
 }
 
 // heldAt sums, at step s, the bytes of allocated buffers that hold no live
 // tensor (every tensor placed in them dead, a later one not yet written).
-func heldAt(g *planner.Graph, order []int, buf []int, s int, info func(int) (int64, int, int)) int64 {
+func heldAt(g *planner.Graph, order []int, buf []int, bufs []buffer, s int) int64 {
 	// live[b]: some tensor in buffer b is written at or before s and read
 	// at or after s.
 	first := make([]int, len(g.Values))
@@ -182,9 +184,8 @@ func heldAt(g *planner.Graph, order []int, buf []int, s int, info func(int) (int
 	}
 	var held int64
 	for b := range seen {
-		bytes, alloc, free := info(b)
-		if !live[b] && alloc <= s && free >= s {
-			held += bytes
+		if !live[b] && bufs[b].alloc <= s && bufs[b].free >= s {
+			held += bufs[b].bytes
 		}
 	}
 	return held

@@ -61,11 +61,16 @@ func Dir() (string, error) {
 
 // Available reports whether Run can work: Node.js on PATH and the build.
 func Available() error {
-	if _, err := exec.LookPath("node"); err != nil {
-		return fmt.Errorf("%w: node (Node.js) not found on PATH", ErrUnavailable)
-	}
-	_, err := Dir()
+	_, err := locate()
 	return err
+}
+
+// locate checks for Node.js and returns the build's directory.
+func locate() (string, error) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", fmt.Errorf("%w: node (Node.js) not found on PATH", ErrUnavailable)
+	}
+	return Dir()
 }
 
 // Options are the session settings and limits of one Run.
@@ -129,10 +134,7 @@ type reply struct {
 // 1+opt.Runs times and returns the named outputs (nil: every graph output)
 // of the first run.
 func Run(ctx context.Context, model string, feeds []ort.Tensor, outputs []string, opt Options) (*Result, error) {
-	if _, err := exec.LookPath("node"); err != nil {
-		return nil, fmt.Errorf("%w: node (Node.js) not found on PATH", ErrUnavailable)
-	}
-	dir, err := Dir()
+	dir, err := locate()
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +194,9 @@ func Run(ctx context.Context, model string, feeds []ort.Tensor, outputs []string
 		return nil, fmt.Errorf("training runtime: %s did not finish within %v (killed)", filepath.Base(model), timeout)
 	}
 	var rep reply
-	line := lastLine(stdout.String())
+	line := ort.LastLine(stdout.String())
 	if err := json.Unmarshal([]byte(line), &rep); err != nil {
-		msg := lastLine(stderr.String())
+		msg := ort.LastLine(stderr.String())
 		if msg == "" {
 			msg = fmt.Sprint(runErr)
 		}
@@ -223,12 +225,4 @@ func kernelHint(msg string) string {
 		return "no kernel in ONNX Runtime's training build: " + msg[i+len("Could not find an implementation for "):]
 	}
 	return msg
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }
