@@ -32,11 +32,25 @@ type rewriteFlags struct {
 	noWeights bool // built-in networks without weight values (planning only)
 	ortGuard  bool
 	target    string
+	budgetFor string // --budget-model
+}
+
+// budgetModel is the memory model --budget is for: "ort" (ORT's allocation
+// planner, the default with --target ort) or "liveness".
+func (f *rewriteFlags) budgetModel() string {
+	if f.budgetFor != "" {
+		return f.budgetFor
+	}
+	if f.target == "generic" || !f.ortGuard {
+		return "liveness"
+	}
+	return "ort"
 }
 
 func addRewriteFlags(fs *pflag.FlagSet) *rewriteFlags {
 	f := addSourceFlags(fs, addPlannerFlags(fs))
 	fs.StringVar(&f.target, "target", "ort", "runtime the model is for: ort (ONNX Runtime: ordering guards, tiny standard-op nodes, make ORT run the schedule when its own order would peak higher; they hold at every optimisation level) or generic (no runtime-specific nodes: the schedule is the file order)")
+	fs.StringVar(&f.budgetFor, "budget-model", "", "what --budget limits: ort (the peak under a model of ONNX Runtime's allocation planner, which keeps dead buffers for later tensors of their size; a percentage is of the original's peak in that model; default with --target ort) or liveness (the graph's live tensors, the paper's semantics; default with --target generic). With ort the planner plans again at lower liveness budgets until the rewrite meets the budget")
 	fs.BoolVar(&f.ortGuard, "ort-guard", true, "with --target ort: add the ordering guards (false: as --target generic)")
 	return f
 }
@@ -59,6 +73,9 @@ func (f *rewriteFlags) planOptions() (planner.Options, ops.Options, error) {
 	f.lossSet = f.fs.Changed("grad-loss")
 	if err == nil && f.target != "" && f.target != "ort" && f.target != "generic" {
 		err = usagef("--target %q: want ort or generic", f.target)
+	}
+	if err == nil && f.budgetFor != "" && f.budgetFor != "ort" && f.budgetFor != "liveness" {
+		err = usagef("--budget-model %q: want ort or liveness", f.budgetFor)
 	}
 	if err != nil {
 		return po, ops.Options{}, err
@@ -195,20 +212,21 @@ type rewriteResult struct {
 	Reduction       float64 `json:"reduction"`
 	// The two peaks Reduction compares: the lower baseline and the
 	// output's peak in the order it was planned in.
-	ReductionBase  int64    `json:"reduction_base_bytes,omitempty"`
-	ReductionAfter int64    `json:"reduction_after_bytes,omitempty"`
-	OverheadCost   float64  `json:"overhead_flops"`
-	Overhead       float64  `json:"overhead"`
-	BaseOrder      string   `json:"base_order,omitempty"`
-	BaseFilePeak   int64    `json:"base_file_order_peak_bytes,omitempty"`
-	BaseORTPeak    int64    `json:"base_ort_order_peak_bytes,omitempty"`
-	Strategy       string   `json:"strategy,omitempty"`
-	Note           string   `json:"note,omitempty"`
-	Warnings       []string `json:"warnings,omitempty"`
-	OutBytes       int64    `json:"out_bytes,omitempty"`
-	Seconds        float64  `json:"seconds"`
-	Status         string   `json:"status"`
-	Error          string   `json:"error,omitempty"`
+	ReductionBase  int64      `json:"reduction_base_bytes,omitempty"`
+	ReductionAfter int64      `json:"reduction_after_bytes,omitempty"`
+	OverheadCost   float64    `json:"overhead_flops"`
+	Overhead       float64    `json:"overhead"`
+	BaseOrder      string     `json:"base_order,omitempty"`
+	BaseFilePeak   int64      `json:"base_file_order_peak_bytes,omitempty"`
+	BaseORTPeak    int64      `json:"base_ort_order_peak_bytes,omitempty"`
+	Strategy       string     `json:"strategy,omitempty"`
+	Fit            *fitResult `json:"budget_fit,omitempty"`
+	Note           string     `json:"note,omitempty"`
+	Warnings       []string   `json:"warnings,omitempty"`
+	OutBytes       int64      `json:"out_bytes,omitempty"`
+	Seconds        float64    `json:"seconds"`
+	Status         string     `json:"status"`
+	Error          string     `json:"error,omitempty"`
 }
 
 // rewriteFile plans and rewrites the model named by in and writes it to out
@@ -240,25 +258,33 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	if len(inf.Unknown) > 0 {
 		res.Warnings = append(res.Warnings, "ops without a rule (kept, never cloned): "+strings.Join(inf.Unknown, ", "))
 	}
-	pm, g, p, bc, err := planOnBase(t.model, inf, t.split, f.pf, po)
-	if g == nil {
+	first, err := planAndApply(t, inf, f, po)
+	if first.g == nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
-	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = bc.Used, bc.FilePeakBytes, bc.ORTPeakBytes
+	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = first.bc.Used, first.bc.FilePeakBytes, first.bc.ORTPeakBytes
 	if err != nil {
 		var ie *planner.InfeasibleError
 		if errors.As(err, &ie) {
 			return res, fmt.Errorf("%s: budget %s is below the smallest feasible transient peak %s (%d bytes); pass --budget %d or more",
 				in, planner.HumanBytes(ie.BudgetBytes), planner.HumanBytes(ie.MinBytes), ie.MinBytes, ie.MinBytes)
 		}
-		return res, fmt.Errorf("%s: plan: %w", in, err)
-	}
-	// pm is t.model permuted into the chosen base order (or t.model): the
-	// "before" numbers stay those of t.model as written (BaseOrder).
-	rm, rep, err := rewrite.Apply(pm, g, p, rewrite.Options{ORTGuard: f.ortGuard && f.target == "ort", Version: version, Inferred: inf, BaseOrder: bc.Perm})
-	if err != nil {
+		if first.p == nil {
+			return res, fmt.Errorf("%s: plan: %w", in, err)
+		}
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
+	a := first
+	if f.budgetModel() == "ort" && first.p.BudgetBytes > 0 {
+		var fr fitResult
+		a, fr = fitBudget(first, t, inf, f, po)
+		res.Fit = &fr
+		if !fr.Met {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("ORT's modelled peak %s exceeds the budget %s (%s); kept the plan for the budget's liveness peak", planner.HumanBytes(a.reuse()), planner.HumanBytes(fr.TargetBytes), fr.Note))
+		}
+	}
+	p, bc, rm, rep := a.p, a.bc, a.rm, a.rep
+	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = bc.Used, bc.FilePeakBytes, bc.ORTPeakBytes
 	res.NodesBefore, res.Nodes, res.Clones, res.Guards = rep.NodesBefore, rep.Nodes, rep.Clones, rep.Guards
 	res.Unchanged = rep.Unchanged
 	res.BeforePeakBytes, res.PeakBytes = rep.BeforePeakBytes, rep.PeakBytes
@@ -411,6 +437,14 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 		fmt.Fprintf(w, " (%s)", r.Note)
 	}
 	fmt.Fprintln(w)
+	if fr := r.Fit; fr != nil {
+		how := "met"
+		if !fr.Met {
+			how = "NOT met: " + fr.Note
+		}
+		fmt.Fprintf(w, "  budget in ORT   %s for the peak with ORT's buffer reuse, %s; planned at liveness budget %s (%s; the first gave %s)\n",
+			planner.HumanBytes(fr.TargetBytes), how, planner.HumanBytes(fr.PlannerBytes), plural(fr.Plans, "plan"), planner.HumanBytes(fr.FirstReuse))
+	}
 	if r.Unchanged {
 		fmt.Fprintf(w, "  nodes           %d, unchanged: no plan lowers the simulated peak, so the graph is written as it was read\n", r.Nodes)
 	} else {
