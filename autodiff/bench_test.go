@@ -17,6 +17,7 @@ import (
 // serialised output should be of weight size), and the heap in use after
 // Build+Encode (forward model + training graph + encoded bytes) as a
 // multiple of the model size.
+// Target: s/op < 5, heap/model-size < 3
 func BenchmarkBuildResNet152(b *testing.B) {
 	m, err := models.Build("resnet152", models.Options{})
 	if err != nil {

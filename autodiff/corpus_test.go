@@ -1,6 +1,7 @@
 package autodiff
 
 import (
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,7 @@ func corpusDir(t testing.TB) string {
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus")
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus %s absent: %v", dir, err)
+		testenv.Missing(t, "corpus %s absent: %v", dir, err)
 	}
 	return dir
 }
@@ -35,10 +36,10 @@ func checkModel(t *testing.T, path string) {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
-		t.Skipf("%s absent: cannot run onnx.checker", py)
+		testenv.Missing(t, "%s absent: cannot run onnx.checker", py)
 	}
 	if err := exec.Command(py, "-c", "import onnx").Run(); err != nil {
-		t.Skipf("python3-onnx not installed for %s", py)
+		testenv.Missing(t, "python3-onnx not installed for %s", py)
 	}
 	out, err := exec.Command(py, "-c", `
 import sys, onnx

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ func corpusCG(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
 	path := filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus", "cg", "cg_vgg19.txt")
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("corpus cg file absent (%v); it lives in ../shared/corpus beside the repository", err)
+		testenv.Missing(t, "corpus cg file absent (%v); it lives in ../shared/corpus beside the repository", err)
 	}
 	return path
 }

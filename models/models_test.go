@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -273,7 +274,7 @@ func TestNoWeightsTiny(t *testing.T) {
 func TestChecker(t *testing.T) {
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import onnx").Run(); err != nil {
-		t.Skipf("skipping: %s cannot import onnx (install Debian python3-onnx): %v", py, err)
+		testenv.Missing(t, "skipping: %s cannot import onnx (install Debian python3-onnx): %v", py, err)
 	}
 	dir := t.TempDir()
 	type job struct {

@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"math"
 	"path/filepath"
 	"slices"
@@ -18,7 +19,7 @@ func initORT(t *testing.T) {
 	t.Helper()
 	lib, err := ort.LibraryPath("")
 	if errors.Is(err, ort.ErrNoLibrary) {
-		t.Skipf("skipping: %v", err)
+		testenv.Missing(t, "skipping: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,7 +38,7 @@ func corpusFile(t testing.TB, rel string) string {
 	t.Helper()
 	dir, ok := findCorpus()
 	if !ok {
-		t.Skipf("corpus ../shared/corpus absent (set RECOMPUTE_CORPUS): skipping")
+		testenv.Missing(t, "corpus ../shared/corpus absent (set RECOMPUTE_CORPUS): skipping")
 	}
 	return filepath.Join(dir, rel)
 }
@@ -69,7 +70,7 @@ func modelFiles(t testing.TB) (corpus, testdata []string) {
 		t.Logf("%s absent (apt-get install libonnx-testdata)", testdataDir)
 	}
 	if len(corpus) == 0 && len(testdata) == 0 {
-		t.Skipf("neither ../shared/corpus nor %s is present: skipping", testdataDir)
+		testenv.Missing(t, "neither ../shared/corpus nor %s is present: skipping", testdataDir)
 	}
 	return corpus, testdata
 }

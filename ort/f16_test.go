@@ -1,6 +1,7 @@
 package ort
 
 import (
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"testing"
 )
@@ -11,14 +12,14 @@ import (
 func TestFloat16Output(t *testing.T) {
 	lib, err := LibraryPath("")
 	if err != nil {
-		t.Skipf("ONNX Runtime library not found: %v", err)
+		testenv.Missing(t, "ONNX Runtime library not found: %v", err)
 	}
 	if err := Init(lib); err != nil {
 		t.Fatal(err)
 	}
 	path := "/usr/share/libonnx-testdata/data/node/test_cast_FLOAT_to_FLOAT16/model.onnx"
 	if _, err := os.Stat(path); err != nil {
-		t.Skip("needs libonnx-testdata (apt-get install libonnx-testdata)")
+		testenv.Missing(t, "%s", "needs libonnx-testdata (apt-get install libonnx-testdata)")
 	}
 	in := seededInputs(t, path)
 	out, _, err := Run(path, in, nil, DefaultCheckOptions())

@@ -3,6 +3,7 @@ package ort
 import (
 	"errors"
 	"fmt"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,9 +24,9 @@ func needLib(t testing.TB) string {
 	p, err := LibraryPath("")
 	if err != nil {
 		if errors.Is(err, ErrNoLibrary) {
-			t.Skip(ErrNoLibrary.Error())
+			testenv.Missing(t, "%s", ErrNoLibrary.Error())
 		}
-		t.Skip(err.Error())
+		testenv.Missing(t, "%s", err.Error())
 	}
 	if err := Init(p); err != nil {
 		t.Fatalf("Init(%s): %v", p, err)

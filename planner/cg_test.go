@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +13,7 @@ func corpusPath(t testing.TB, rel string) string {
 	t.Helper()
 	p := filepath.Join("..", "..", "shared", "corpus", rel)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus file %s absent (%v); the shared corpus lives next to the repository", p, err)
+		testenv.Missing(t, "corpus file %s absent (%v); the shared corpus lives next to the repository", p, err)
 	}
 	return p
 }

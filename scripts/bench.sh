@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench.sh: regenerate docs/RESULTS.md, docs/results.json and the plots
-# (docs/<network>_tradeoff.{png,svg}, docs/<network>_timeline.{png,svg}) from
+# (docs/<network>.{png,svg}: memory/overhead curves and timelines) from
 # scratch by running `recompute bench` on every built-in network at the
 # paper's sizes and on the paper's cg graph (../shared/corpus/cg/cg_vgg19.txt).
 #

@@ -49,7 +49,20 @@ fi
 if [ -n "${RECOMPUTE_ORT_TRAINING:-}" ]; then echo "RECOMPUTE_ORT_TRAINING=$RECOMPUTE_ORT_TRAINING"; fi
 
 step "go test ./..."
-go test -timeout "${TEST_TIMEOUT:-15m}" ./...
+# testsum prints a line per package, every failed test's output, and the
+# tests that skipped with their reasons; with CI=true (.ci/run) a test whose
+# data or tool is missing fails instead of skipping (internal/testenv).
+testsum=$(mktemp -d)/testsum
+go build -o "$testsum" ./internal/testsum
+go test -json -timeout "${TEST_TIMEOUT:-15m}" ./... | "$testsum"
+
+step "benchmarks, once each (that they still run; about a minute)"
+bench_log=$(mktemp)
+if ! go test -run '^$' -bench . -benchtime 1x ./... >"$bench_log" 2>&1; then
+	cat "$bench_log" >&2
+	exit 1
+fi
+grep -E '^(Benchmark|FAIL|--- )' "$bench_log" || true
 
 step "fuzz FuzzDecode for ${FUZZTIME:-30s}"
 # A short minimisation budget: with the default (60s) a 30s run spends most

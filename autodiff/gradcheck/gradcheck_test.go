@@ -2,6 +2,7 @@ package gradcheck
 
 import (
 	"errors"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"testing"
 
 	"github.com/onnx-recompute/recompute/ort"
@@ -10,7 +11,7 @@ import (
 func needORT(t testing.TB) {
 	if _, err := ort.LibraryPath(""); err != nil {
 		if errors.Is(err, ort.ErrNoLibrary) {
-			t.Skipf("ONNX Runtime absent (%v): run scripts/fetch-ort.sh", err)
+			testenv.Missing(t, "ONNX Runtime absent (%v): run scripts/fetch-ort.sh", err)
 		}
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	modelList := fs.String("models", "all", "built-in networks, comma-separated (all: "+strings.Join(models.Names(), ",")+"; none: only --cg)")
 	cgFiles := fs.StringArray("cg", nil, "paper cg file to benchmark (repeatable)")
 	out := fs.String("out", "bench-out", "directory for RESULTS.md, results.json and the plots")
-	budgets := fs.String("budgets", "", "budget sweep as fractions of the none peak: a list (0.3,0.5,1) or a range FROM:TO:STEP (default 0.3:1:0.05; --quick 0.3,0.4,0.5,0.7,1)")
+	budgets := fs.String("budgets", "", "budget sweep as fractions of the none peak: a list (0.3,0.5,1) or a range FROM:TO:STEP (default "+fmtFracs(bench.DefaultBudgets())+"; --quick "+fmtFracs(bench.QuickBudgets())+")")
 	tcBudget := fs.Float64("tc-budget", 0.5, "budget of the TC rows of the main table, as a fraction of the none peak")
 	strategies := fs.String("strategies", "none,chen,approx,exact", "strategies to run, comma-separated")
 	maxLower := fs.Int("max-lower-sets", 0, "run the exact DP only on graphs with at most this many lower sets (0: the planner's default)")
@@ -200,4 +200,13 @@ func parseBudgets(s string) ([]float64, error) {
 		return nil, fmt.Errorf("no budgets in %q", s)
 	}
 	return out, nil
+}
+
+// fmtFracs writes budgets as --budgets takes them: 0.2,0.3,1.
+func fmtFracs(b []float64) string {
+	s := make([]string, len(b))
+	for i, v := range b {
+		s[i] = strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strings.Join(s, ",")
 }

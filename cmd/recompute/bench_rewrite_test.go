@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 // order best) on the full-size ResNet-152 training graph with its weights
 // (224×224, batch 1, 241 MB), run as its own process. Metrics: seconds per
 // rewrite (wall) and the process's peak RSS as a multiple of the file size.
-// Targets: under 3 s and under 2x the file.
+// Target: s/rewrite < 3, peak-rss-x-file < 2
 func BenchmarkRewriteCommandResNet152(b *testing.B) {
 	dir := b.TempDir()
 	in := filepath.Join(dir, "resnet152_training.onnx")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -78,7 +79,7 @@ func TestBenchCG(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	cg := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "cg", "cg_vgg19.txt")
 	if _, err := os.Stat(cg); err != nil {
-		t.Skipf("corpus cg file absent (%v)", err)
+		testenv.Missing(t, "corpus cg file absent (%v)", err)
 	}
 	dir := t.TempDir()
 	var out, errb bytes.Buffer

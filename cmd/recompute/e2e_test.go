@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,7 @@ func TestE2E(t *testing.T) {
 		t.Skip("end-to-end ORT runs")
 	}
 	if _, err := ort.LibraryPath(""); err != nil {
-		t.Skipf("needs ONNX Runtime: %v", err)
+		testenv.Missing(t, "needs ONNX Runtime: %v", err)
 	}
 	mode := os.Getenv("RECOMPUTE_E2E")
 	if mode == "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +18,9 @@ import (
 // gtHaveORT reports whether ONNX Runtime is available; without it the
 // tests still build and check the graphs, and say that --check was skipped.
 func gtHaveORT(t *testing.T) bool {
+	t.Helper()
 	if _, err := ort.LibraryPath(""); err != nil {
-		t.Logf("ONNX Runtime absent (%v): --check skipped; run scripts/fetch-ort.sh", err)
+		testenv.Partial(t, "ONNX Runtime absent (%v): --check skipped; run scripts/fetch-ort.sh", err)
 		return false
 	}
 	return true
@@ -30,7 +32,7 @@ func gtChecker(t *testing.T, path string) {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import onnx").Run(); err != nil {
-		t.Logf("python3-onnx for %s absent: onnx.checker skipped", py)
+		testenv.Partial(t, "python3-onnx for %s absent: onnx.checker skipped", py)
 		return
 	}
 	out, err := exec.Command(py, "-c", "import sys, onnx; onnx.checker.check_model(sys.argv[1], full_check=True)", path).CombinedOutput()
@@ -224,7 +226,7 @@ func TestGradHelpListsBuiltins(t *testing.T) {
 func TestGradNodeModels(t *testing.T) {
 	dir := "/usr/share/libonnx-testdata/data/node"
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("%s absent (apt-get install libonnx-testdata)", dir)
+		testenv.Missing(t, "%s absent (apt-get install libonnx-testdata)", dir)
 	}
 	for _, name := range []string{
 		"test_einsum_batch_matmul", "test_einsum_transpose", "test_einsum_sum", "test_einsum_inner_prod",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -258,7 +259,7 @@ func TestInspectTestdataModels(t *testing.T) {
 	const dir = "/usr/share/libonnx-testdata/data"
 	paths, _ := filepath.Glob(filepath.Join(dir, "*", "*", "model.onnx"))
 	if len(paths) == 0 {
-		t.Skipf("%s absent (apt-get install libonnx-testdata): skipping", dir)
+		testenv.Missing(t, "%s absent (apt-get install libonnx-testdata): skipping", dir)
 	}
 	for _, p := range paths {
 		for _, args := range [][]string{{"inspect", p}, {"inspect", "--json", "--batch", "3", p}} {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func mtCorpus(t testing.TB, rel string) string {
 		dir = filepath.Join("..", "..", "..", "shared", "corpus") // from cmd/recompute
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("corpus %s absent (set RECOMPUTE_CORPUS): skipping", dir)
+		testenv.Missing(t, "corpus %s absent (set RECOMPUTE_CORPUS): skipping", dir)
 	}
 	return filepath.Join(dir, rel)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +24,7 @@ func rwCorpus(t testing.TB, sub string) string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "..", "shared", "corpus", sub)
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus %s absent (%v); these tests read the real ONNX files under ../shared/corpus", dir, err)
+		testenv.Missing(t, "corpus %s absent (%v); these tests read the real ONNX files under ../shared/corpus", dir, err)
 	}
 	return dir
 }
@@ -75,11 +76,11 @@ func rwCopy(t testing.TB, src, dst string) {
 func rwChecker(t *testing.T, in, out string) {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("onnx.checker needs /usr/bin/python3 with Debian python3-onnx")
+		testenv.Missing(t, "%s", "onnx.checker needs /usr/bin/python3 with Debian python3-onnx")
 	}
 	res, err := exec.Command("/usr/bin/python3", "../../rewrite/testdata/check.py", in, out).CombinedOutput()
 	if strings.Contains(string(res), "No module named 'onnx'") {
-		t.Skip("onnx.checker needs Debian python3-onnx")
+		testenv.Missing(t, "%s", "onnx.checker needs Debian python3-onnx")
 	}
 	if err != nil {
 		t.Errorf("onnx.checker on %s: %v\n%s", out, err, res)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,9 +21,9 @@ func vtNeedORT(t *testing.T) {
 	t.Helper()
 	if _, err := ort.LibraryPath(""); err != nil {
 		if errors.Is(err, ort.ErrNoLibrary) {
-			t.Skip(ort.ErrNoLibrary.Error())
+			testenv.Missing(t, "%s", ort.ErrNoLibrary.Error())
 		}
-		t.Skip(err.Error())
+		testenv.Missing(t, "%s", err.Error())
 	}
 }
 
@@ -169,7 +170,7 @@ func TestVerifyInputsFile(t *testing.T) {
 	vtNeedORT(t)
 	dir := "/usr/share/libonnx-testdata/data/node/test_add_bcast"
 	if _, err := os.Stat(dir); err != nil {
-		t.Skip("libonnx-testdata absent (apt-get install libonnx-testdata)")
+		testenv.Missing(t, "%s", "libonnx-testdata absent (apt-get install libonnx-testdata)")
 	}
 	model := filepath.Join(dir, "model.onnx")
 	code, out, errOut := mtRun("verify", model, model, "--inputs", filepath.Join(dir, "test_data_set_0"), "--runs", "1")

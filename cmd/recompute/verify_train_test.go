@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ func vtNeedTraining(t *testing.T) {
 		t.Skip("runs ORT's training build")
 	}
 	if err := trainort.Available(); err != nil {
-		t.Skip(err.Error())
+		testenv.Missing(t, "%s", err.Error())
 	}
 }
 

@@ -2,6 +2,7 @@ package ortartifact
 
 import (
 	"context"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -55,7 +56,7 @@ func TestResNetRuns(t *testing.T) {
 		t.Skip("runs Node.js")
 	}
 	if err := trainort.Available(); err != nil {
-		t.Skip(err.Error())
+		testenv.Missing(t, "%s", err.Error())
 	}
 	m := &onnx.Model{Proto: ResNet(ResNet18(2, 64))}
 	path := filepath.Join(t.TempDir(), "resnet18.onnx")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,14 +45,14 @@ func corpusFiles(t testing.TB) []string {
 	dir := filepath.Join(repoRoot(t), "..", "shared", "corpus")
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.onnx"))
 	if len(files) == 0 {
-		t.Skipf("corpus not found at %s (it lives beside the repository); skipping", dir)
+		testenv.Missing(t, "corpus not found at %s (it lives beside the repository); skipping", dir)
 	}
 	return files
 }
 
 func requireOnnxPython(t testing.TB) {
 	if out, err := exec.Command(systemPython, "-c", "import onnx").CombinedOutput(); err != nil {
-		t.Skipf("%s cannot import onnx (apt-get install python3-onnx): %v %s", systemPython, err, bytes.TrimSpace(out))
+		testenv.Missing(t, "%s cannot import onnx (apt-get install python3-onnx): %v %s", systemPython, err, bytes.TrimSpace(out))
 	}
 }
 
@@ -114,7 +115,7 @@ func TestReferenceShapes(t *testing.T) {
 	}
 	paths = append(paths, td...)
 	if len(paths) == 0 {
-		t.Skip("no models to compare")
+		testenv.Missing(t, "%s", "no models to compare")
 	}
 	ref := referenceShapes(t, paths, "1")
 	var disagree []string

@@ -2,6 +2,7 @@ package trainort
 
 import (
 	"context"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ func need(t *testing.T) {
 		t.Skip("runs Node.js")
 	}
 	if err := Available(); err != nil {
-		t.Skipf("%v", err)
+		testenv.Missing(t, "%v", err)
 	}
 }
 
@@ -34,7 +35,7 @@ func corpusTrain(t *testing.T) string {
 		dir = filepath.Join(d, "train")
 	}
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus not found at %s", dir)
+		testenv.Missing(t, "corpus not found at %s", dir)
 	}
 	return dir
 }

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// readmeExample is a README code block that shows one recompute command
+// ("$ recompute ...") and what it prints.
+type readmeExample struct {
+	line int      // README line of the command
+	args []string // after "recompute"
+	want []string // the lines shown, in order (an example may leave lines out)
+}
+
+// readmeExamples returns the README's single-command examples. Blocks with
+// several commands (the verify session) show ONNX Runtime measurements,
+// which vary from run to run; they are not checked here.
+func readmeExamples(t *testing.T, readme string) []readmeExample {
+	t.Helper()
+	var ex []readmeExample
+	lines := strings.Split(readme, "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```" || i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "$ recompute ") {
+			continue
+		}
+		cmd := strings.TrimPrefix(lines[i+1], "$ recompute ")
+		e := readmeExample{line: i + 2}
+		j := i + 2
+		for ; j < len(lines) && strings.TrimSpace(lines[j]) != "```"; j++ {
+			if strings.HasPrefix(lines[j], "$ ") {
+				e.want = nil
+				break
+			}
+			e.want = append(e.want, lines[j])
+		}
+		i = j
+		if e.want == nil {
+			continue
+		}
+		if strings.ContainsAny(cmd, `'"\`) {
+			t.Fatalf("README:%d: quoting in an example: split it by hand here", e.line)
+		}
+		e.args = strings.Fields(cmd)
+		ex = append(ex, e)
+	}
+	return ex
+}
+
+// Run-dependent figures: seconds.
+var readmeSeconds = regexp.MustCompile(`\bin [0-9]+\.[0-9]+ s\b`)
+
+func readmeNormalise(s string) string {
+	return strings.TrimRight(readmeSeconds.ReplaceAllString(s, "in N s"), " ")
+}
+
+// Every single-command example in the README prints what the README shows,
+// seconds aside: a changed number in an example, or a change in what the
+// command prints, fails here.
+func TestREADMEExamples(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := readmeExamples(t, string(data))
+	if len(ex) < 4 {
+		t.Fatalf("found %d README examples, want the inspect, plan, grad and rewrite ones", len(ex))
+	}
+	for _, e := range ex {
+		t.Run(fmt.Sprintf("%s_line%d", e.args[0], e.line), func(t *testing.T) {
+			args := make([]string, len(e.args))
+			for i, a := range e.args {
+				if rest, ok := strings.CutPrefix(a, "../shared/"); ok {
+					if _, err := os.Stat(shared); err != nil {
+						rwCorpus(t, "") // skips, or fails in CI
+					}
+					a = filepath.Join(shared, rest)
+				}
+				args[i] = a
+			}
+			t.Chdir(t.TempDir()) // outputs (-o, --emit-schedule) land here
+			code, stdout, stderr := rwRun(t, args...)
+			if code != 0 {
+				t.Fatalf("README:%d: recompute %s: exit %d: %s", e.line, strings.Join(e.args, " "), code, stderr)
+			}
+			got := strings.Split(stdout, "\n")
+			k := 0
+			for _, w := range e.want {
+				w = readmeNormalise(w)
+				for k < len(got) && readmeNormalise(got[k]) != w {
+					k++
+				}
+				if k == len(got) {
+					t.Errorf("README:%d: recompute %s does not print (in this order)\n  %s\nit printed:\n%s", e.line, strings.Join(e.args, " "), w, stdout)
+					return
+				}
+				k++
+			}
+		})
+	}
+}
