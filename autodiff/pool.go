@@ -38,7 +38,7 @@ func gradMaxPool(b *builder, n *onnxpb.NodeProto, dy []string) error {
 	outs := b.emit("MaxPool", "rerun", []string{x}, 2, keep...)
 	b.setShape(outs[0], b.elem(x), yd)
 	b.setShape(outs[1], onnxpb.TensorProto_INT64, yd)
-	if unpoolable(n, xd, b.elem(x)) {
+	if unpoolable(n, xd, yd, b.elem(x)) {
 		a := attrsOf(n)
 		attrs := []*onnxpb.AttributeProto{build.AttrInts("kernel_shape", a.ints("kernel_shape")...)}
 		if s := a.ints("strides"); s != nil {
@@ -121,8 +121,12 @@ func (b *builder) accumulateUnpool(v string, cs []string) string {
 // unpoolable reports whether MaxPool node n (input dims xd, element type
 // elem) has windows that never overlap, so that MaxUnpool inverts its
 // indices: 1 to 3 spatial axes, every stride at least its kernel, no
-// dilation, float32.
-func unpoolable(n *onnxpb.NodeProto, xd []int64, elem onnxpb.TensorProto_DataType) bool {
+// dilation, float32; and (ONNX Runtime's kernel requires it) the size
+// MaxUnpool infers from the pooled dims yd, (yd-1)·stride + kernel, must
+// not exceed X's: a ceil_mode pool whose last window hangs over X's edge
+// (GoogLeNet's 2×2 pools on odd maps) is refused by ORT ("output_shape is
+// smaller than minimum required").
+func unpoolable(n *onnxpb.NodeProto, xd, yd []int64, elem onnxpb.TensorProto_DataType) bool {
 	a := attrsOf(n)
 	k, s := a.ints("kernel_shape"), a.ints("strides")
 	r := len(xd) - 2
@@ -139,7 +143,7 @@ func unpoolable(n *onnxpb.NodeProto, xd []int64, elem onnxpb.TensorProto_DataTyp
 		if s != nil {
 			st = s[i]
 		}
-		if st < k[i] {
+		if st < k[i] || len(yd) != len(xd) || (yd[2+i]-1)*st+k[i] > xd[2+i] {
 			return false
 		}
 	}

@@ -123,11 +123,19 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	if err != nil {
 		return nil, nil, fmt.Errorf("rewrite: simulate output order: %w", err)
 	}
-	if len(e.cloneOf) == 0 && opt.BaseOrder == nil && res.file >= in.file {
-		// Nothing lowered (no clone, the file order kept as the base, no
-		// lower peak): the graph is written as it was read, with no
-		// reordering and no guards. (A chosen ORT base order is a
-		// lowering of its own, pinned by guards below.)
+	// Nothing lowered: no clone, and either the file order kept as the
+	// base with no lower peak, or, for ONNX Runtime, a reordering whose
+	// peak is no lower than that of the order ORT already runs the input
+	// in (a fallback to none on ORT's base order would only pin ORT's own
+	// order with guards, at their time cost).
+	noGain := opt.BaseOrder == nil && res.file >= in.file
+	if opt.ORTGuard && in.ort > 0 && res.file >= in.ort {
+		noGain = true
+	}
+	if len(e.cloneOf) == 0 && noGain {
+		// The graph is written as it was read, with no reordering and no
+		// guards. (A chosen ORT base order that lowers the peak ORT
+		// would run is a lowering of its own, pinned by guards below.)
 		og.Node, og.ValueInfo = orig.Node, src.ValueInfo
 		res = peaks{file: in.file, ort: in.ort, reuse: in.reuse, unsized: res.unsized}
 		rep.Unchanged = true

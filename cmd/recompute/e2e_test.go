@@ -30,21 +30,25 @@ type e2eCase struct {
 }
 
 var e2eCases = []e2eCase{
-	// Small sizes (RECOMPUTE_E2E=small): the rewrite must run in ORT and give
-	// bit-identical loss and gradients. At these sizes the weight gradients
-	// dominate and ORT's own order of the original is already good, so the
-	// measured peak is only logged (small U-Net: ORT's own order beats the
-	// schedule, so rewrite adds no guards; measured ratio ~1.0).
-	{name: "resnet50", args: []string{"--batch", "4", "--size", "112"}},
-	{name: "unet", args: []string{"--size", "188"}},
-	// The sizes of issue 5's "Done when". Bounds: measured in this test on
-	// the 2-core CI machine (ORT 1.30), plus about 0.05: controlled /
-	// defaults ResNet-50 0.685 / 0.688, GPT-2 0.485 / 0.489 (its outputs
-	// differ under the defaults only through ORT's fusions), U-Net 0.533 /
-	// 0.616. Under the defaults ORT's CPU arena holds more than the live
-	// tensors; in both settings its allocation planner keeps dead buffers
-	// for later tensors of their size (docs/ORT.md).
-	{name: "resnet50", args: []string{"--batch", "8", "--size", "224", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.72, defaultsRatio: 0.74},
+	// Small sizes (RECOMPUTE_E2E=small): the rewrite must recompute (a
+	// plan that fell back to none fails), run in ORT and give bit-identical
+	// loss and gradients, and the measured peak must drop. Least-memory
+	// plans at batch 8, 112x112. Bounds: measured in this test (ORT 1.30,
+	// the 2-core CI machine) plus about 0.05: controlled / defaults
+	// ResNet-50 0.822-0.824 / 0.737-0.744, GoogLeNet 0.755-0.785 / 0.549-0.553. At these sizes the
+	// weight gradients (outputs, live to the end) bound the saving.
+	{name: "resnet50", args: []string{"--batch", "8", "--size", "112"}, measuredRatio: 0.87, defaultsRatio: 0.80},
+	{name: "googlenet", args: []string{"--batch", "8", "--size", "112"}, measuredRatio: 0.83, defaultsRatio: 0.62},
+	// The sizes of issue 5's "Done when", budgets as users give them (for
+	// ORT's modelled peak: rewrite's --budget-model ort). Bounds: measured
+	// in this test plus about 0.05: controlled / defaults ResNet-50 0.559 /
+	// 0.503 (the budget fitted in ORT's model: 7 plans), GPT-2 0.486 / 0.490
+	// (its outputs differ under the defaults only through ORT's fusions),
+	// U-Net 0.533 / 0.615 (no plan meets the budget in ORT's model; the
+	// first is kept). Under the defaults ORT's CPU arena holds more than the
+	// live tensors; in both settings its allocation planner keeps dead
+	// buffers for later tensors of their size (docs/ORT.md).
+	{name: "resnet50", args: []string{"--batch", "8", "--size", "224", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.61, defaultsRatio: 0.56},
 	{name: "gpt2", args: []string{"--batch", "2", "--seq", "512", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.55, defaultsRatio: 0.55, fusedDiffers: true},
 	// U-Net at the paper's input size, batch 2 (the paper's is 8): at batch
 	// 1 the weight gradients (118 MiB) keep the least peak just above 50%.
@@ -53,14 +57,15 @@ var e2eCases = []e2eCase{
 
 // e2eVerify is the part of `recompute verify --json` the test reads.
 type e2eVerify struct {
-	Outputs   []json.RawMessage `json:"outputs"`
-	Identical int               `json:"identical_outputs"`
-	PeakRatio float64           `json:"peak_ratio"`
-	TimeRatio float64           `json:"time_ratio"`
-	Session   string            `json:"session"`
-	Cause     string            `json:"difference_cause"`
-	SimOrig   int64             `json:"simulated_original_peak_bytes"`
-	SimRewr   int64             `json:"simulated_rewritten_peak_bytes"`
+	Outputs   []json.RawMessage         `json:"outputs"`
+	Identical int                       `json:"identical_outputs"`
+	PeakRatio float64                   `json:"peak_ratio"`
+	TimeRatio float64                   `json:"time_ratio"`
+	Session   string                    `json:"session"`
+	Cause     string                    `json:"difference_cause"`
+	SimOrig   int64                     `json:"simulated_original_peak_bytes"`
+	SimRewr   int64                     `json:"simulated_rewritten_peak_bytes"`
+	Clones    struct{ Clones, Ran int } `json:"clones"`
 }
 
 // TestE2E: `recompute rewrite NAME` then `recompute verify` against the
@@ -129,6 +134,11 @@ func TestE2E(t *testing.T) {
 				t.Logf("--session %s (%s): simulated peak ratio %.3f, measured %.3f, time ratio %.3f", session, v.Session, sim, v.PeakRatio, v.TimeRatio)
 				if v.SimOrig == 0 || sim >= 1 || (tc.simRatio > 0 && sim > tc.simRatio) {
 					t.Errorf("simulated peak ratio %.3f (%d -> %d bytes), want below %v", sim, v.SimOrig, v.SimRewr, max(tc.simRatio, 1))
+				}
+				// Under the defaults ORT fuses some clones into nodes of
+				// other names, so only the controlled setting counts them.
+				if v.Clones.Clones == 0 || session == "controlled" && v.Clones.Ran != v.Clones.Clones {
+					t.Errorf("--session %s: %d clones, %d ran: want a plan that recomputes, every clone run", session, v.Clones.Clones, v.Clones.Ran)
 				}
 				if bound > 0 && (v.PeakRatio <= 0 || v.PeakRatio > bound) {
 					t.Errorf("--session %s: measured peak ratio %.3f, want at most %.2f", session, v.PeakRatio, bound)

@@ -446,7 +446,7 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 			planner.HumanBytes(fr.TargetBytes), how, planner.HumanBytes(fr.PlannerBytes), plural(fr.Plans, "plan"), planner.HumanBytes(fr.FirstReuse))
 	}
 	if r.Unchanged {
-		fmt.Fprintf(w, "  nodes           %d, unchanged: no plan lowers the simulated peak, so the graph is written as it was read\n", r.Nodes)
+		fmt.Fprintf(w, "  nodes           %d, unchanged: no plan lowers the simulated peak below the original's (with --target ort: in the order ORT runs it), so the graph is written as it was read\n", r.Nodes)
 	} else {
 		fmt.Fprintf(w, "  nodes           %d -> %d (%d clones, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, r.Guards)
 	}
