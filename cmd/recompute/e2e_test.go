@@ -81,7 +81,7 @@ func TestE2E(t *testing.T) {
 	}
 	mode := os.Getenv("RECOMPUTE_E2E")
 	if mode == "" {
-		t.Skip("set RECOMPUTE_E2E=small (about 1 minute of ONNX Runtime) or RECOMPUTE_E2E=full (several minutes, the full-size cases)")
+		testenv.Missing(t, "set RECOMPUTE_E2E=small (about 1 minute of ONNX Runtime) or RECOMPUTE_E2E=full (several minutes, the full-size cases); .ci/run sets full")
 	}
 	full := mode == "full"
 	for _, tc := range e2eCases {

@@ -22,11 +22,7 @@ func InCI() bool { return os.Getenv("CI") == "true" }
 // formatted message is absent. The message should say how to get it.
 func Missing(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if InCI() {
-		tb.Fatalf("CI=true and a test dependency is missing: %s", msg)
-	}
-	tb.Skip(msg)
+	tb.Skip(failInCI(tb, format, args...))
 }
 
 // Partial is for a test that can still check part of what it checks
@@ -34,9 +30,15 @@ func Missing(tb testing.TB, format string, args ...any) {
 // on, or fails in CI.
 func Partial(tb testing.TB, format string, args ...any) {
 	tb.Helper()
+	tb.Log(failInCI(tb, format, args...))
+}
+
+// failInCI fails tb in CI and otherwise returns the message.
+func failInCI(tb testing.TB, format string, args ...any) string {
+	tb.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if InCI() {
 		tb.Fatalf("CI=true and a test dependency is missing: %s", msg)
 	}
-	tb.Log(msg)
+	return msg
 }

@@ -32,6 +32,7 @@ func main() {
 
 func summarise(r io.Reader, w io.Writer) int {
 	out := map[key][]string{}
+	running := map[key]bool{} // tests that started and have not ended
 	var skipped, failed []key
 	failedPkg := false
 	sc := bufio.NewScanner(r)
@@ -45,24 +46,49 @@ func summarise(r io.Reader, w io.Writer) int {
 		}
 		k := key{e.Package, e.Test}
 		switch e.Action {
+		case "run":
+			running[k] = true
+		case "pass":
+			delete(running, k)
 		case "output":
 			out[k] = append(out[k], e.Output)
 			if e.Test == "" && isPackageLine(e.Output) {
 				fmt.Fprint(w, e.Output)
 			}
 		case "skip":
+			delete(running, k)
 			if e.Test != "" {
 				skipped = append(skipped, k)
 			}
 		case "fail":
+			delete(running, k)
 			if e.Test != "" {
 				failed = append(failed, k)
 				fmt.Fprintf(w, "--- FAIL: %s %s\n%s", e.Package, e.Test, strings.Join(out[k], ""))
-			} else {
-				failedPkg = true
-				if len(out[k]) > 0 && !isPackageLine(out[k][len(out[k])-1]) {
-					fmt.Fprint(w, strings.Join(out[k], "")) // a package that did not build or panicked
+				break
+			}
+			failedPkg = true
+			// A package that did not build, panicked or timed out: its own
+			// output (without the verdict line, already printed) says why,
+			// and the tests still running when it stopped count as failed.
+			var why []string
+			for _, l := range out[k] {
+				if !isPackageLine(l) {
+					why = append(why, l)
 				}
+			}
+			fmt.Fprint(w, strings.Join(why, ""))
+			var unfinished []key
+			for r := range running {
+				if r.pkg == e.Package {
+					unfinished = append(unfinished, r)
+				}
+			}
+			sortKeys(unfinished)
+			for _, r := range unfinished {
+				delete(running, r)
+				failed = append(failed, r)
+				fmt.Fprintf(w, "--- UNFINISHED: %s %s\n%s", r.pkg, r.test, tail(out[r], 20))
 			}
 		}
 	}
@@ -70,9 +96,7 @@ func summarise(r io.Reader, w io.Writer) int {
 		fmt.Fprintln(w, "testsum:", err)
 		return 1
 	}
-	sort.Slice(skipped, func(i, j int) bool {
-		return skipped[i].pkg+" "+skipped[i].test < skipped[j].pkg+" "+skipped[j].test
-	})
+	sortKeys(skipped)
 	fmt.Fprintf(w, "\n%d skipped tests\n", len(skipped))
 	for _, k := range skipped {
 		fmt.Fprintf(w, "  %s %s: %s\n", strings.TrimPrefix(k.pkg, "github.com/onnx-recompute/recompute/"), k.test, reason(out[k]))
@@ -82,6 +106,20 @@ func summarise(r io.Reader, w io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func sortKeys(ks []key) {
+	sort.Slice(ks, func(i, j int) bool {
+		return ks[i].pkg+" "+ks[i].test < ks[j].pkg+" "+ks[j].test
+	})
+}
+
+// tail is the last n of lines, joined.
+func tail(lines []string, n int) string {
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "")
 }
 
 // isPackageLine reports whether s is go test's verdict line for a package.

@@ -27,6 +27,14 @@ func TestSummarise(t *testing.T) {
 {"Action":"output","Package":"` + pkg + `","Output":"FAIL\t` + pkg + `\t0.1s\n"}
 {"Action":"fail","Package":"` + pkg + `"}
 `, 1, []string{"--- FAIL: " + pkg + " TestB", "got 2, want 1", "0 skipped tests", "1 failed tests"}},
+		{"timeout", `{"Action":"run","Package":"` + pkg + `","Test":"TestSlow"}
+{"Action":"output","Package":"` + pkg + `","Test":"TestSlow","Output":"=== RUN   TestSlow\n"}
+{"Action":"run","Package":"` + pkg + `","Test":"TestSlow/sub"}
+{"Action":"output","Package":"` + pkg + `","Test":"TestSlow/sub","Output":"    slow_test.go:5: still planning\n"}
+{"Action":"output","Package":"` + pkg + `","Output":"panic: test timed out after 15m0s\n"}
+{"Action":"output","Package":"` + pkg + `","Output":"FAIL\t` + pkg + `\t900.1s\n"}
+{"Action":"fail","Package":"` + pkg + `"}
+`, 1, []string{"panic: test timed out after 15m0s", "--- UNFINISHED: " + pkg + " TestSlow\n", "--- UNFINISHED: " + pkg + " TestSlow/sub", "still planning", "2 failed tests"}},
 		{"build failure", `# ` + pkg + "\n" + `x.go:1: syntax error` + "\n" + `{"Action":"fail","Package":"` + pkg + `"}
 `, 1, []string{"syntax error", "0 failed tests"}},
 	}
