@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -312,8 +311,13 @@ func writeChunksAtomic(path string, chunks [][]byte) error {
 }
 
 func writeAtomic(path string, write func(f *os.File) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	return writeAtomicOpt(path, write, false)
+}
+
+// writeAtomicOpt is writeAtomic; with force it writes even after
+// StopSaves (WriteFileAfterStop).
+func writeAtomicOpt(path string, write func(f *os.File) error, force bool) error {
+	f, err := createTemp(path, force)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
@@ -324,13 +328,11 @@ func writeAtomic(path string, write func(f *os.File) error) error {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = os.Chmod(tmp, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
+		werr = commitTemp(tmp, path, force)
+	} else {
+		dropTemp(tmp)
 	}
 	if werr != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("save %s: %w", path, werr)
 	}
 	return nil

@@ -12,7 +12,9 @@
 //     data (TensorBytes); a missing one is an error only then. Save keeps
 //     external references as they were.
 //   - Save writes a temporary file beside the target and renames it; it never
-//     leaves a partial file.
+//     leaves a partial file. StopSaves (for a signal handler) removes the
+//     temporary files of saves in flight and stops their renames;
+//     RemoveStaleTemps removes those of processes that were killed.
 //   - Large initializer data is not copied: Load points RawData into the file
 //     buffer and Save writes it from there (bigdata.go).
 //   - NewView fails with a message naming the node for a cycle, a value with

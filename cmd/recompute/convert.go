@@ -22,6 +22,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	outDir := fset.StringP("output", "o", "", "write rewritten models under `OUTDIR` (required)")
 	jobs := fset.IntP("jobs", "j", min(runtime.NumCPU(), 4), "convert `N` files at once")
 	reportPath := fset.String("report", "", "also write the results as JSON to `FILE`")
+	resume := fset.Bool("resume", false, "skip a file whose output is up to date: written by this tool from the same input bytes with the same planning flags (recorded in the output's metadata_props)")
 	f := addRewriteFlags(fset)
 	if err := parseFlags(fset, args); err != nil {
 		return err
@@ -50,8 +51,25 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("output directory: %w", err)
 	}
 
-	results := make([]*rewriteResult, len(files))
+	stale := convertRemoveStale(*outDir)
+	if stale > 0 {
+		fmt.Fprintf(stdout, "removed %d temporary file(s) of an earlier run that was killed\n", stale)
+	}
+
+	b := &convertBatch{files: files, results: make([]*rewriteResult, len(files)), started: make([]bool, len(files))}
 	prog := newConvertProgress(stdout, len(files))
+	// On SIGINT or SIGTERM: no save renames into place any more (see
+	// signal.go), so the files marked finished here are all there is.
+	defer onInterrupt(func() {
+		prog.finish()
+		results := b.snapshot()
+		writeConvertTable(stdout, results)
+		if *reportPath != "" {
+			if err := writeConvertReport(*reportPath, results, onnx.WriteFileAfterStop); err != nil {
+				fmt.Fprintf(stdout, "report: %v\n", err)
+			}
+		}
+	})()
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range *jobs {
@@ -59,18 +77,27 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = convertOne(dir, files[i], *outDir, f)
-				prog.done(results[i])
+				b.start(i)
+				prog.start(files[i])
+				var r *rewriteResult
+				if *resume {
+					r = convertUpToDate(dir, files[i], *outDir, f)
+				}
+				if r == nil {
+					r = convertOne(dir, files[i], *outDir, f)
+				}
+				b.finish(i, r)
+				prog.done(r)
 			}
 		}()
 	}
 	for i := range files {
-		prog.start(files[i])
 		next <- i
 	}
 	close(next)
 	wg.Wait()
 	prog.finish()
+	results := b.results
 
 	failed := 0
 	for _, r := range results {
@@ -80,18 +107,79 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	}
 	writeConvertTable(stdout, results)
 	if *reportPath != "" {
-		data, err := json.MarshalIndent(results, "", "  ")
-		if err == nil {
-			err = onnx.WriteFileAtomic(*reportPath, append(data, '\n'))
-		}
-		if err != nil {
-			return fmt.Errorf("report: %w", err)
+		if err := writeConvertReport(*reportPath, results, onnx.WriteFileAtomic); err != nil {
+			return err
 		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d files failed", failed, len(files))
 	}
 	return nil
+}
+
+// writeConvertReport writes a batch's results as JSON with write.
+func writeConvertReport(path string, results []*rewriteResult, write func(string, []byte) error) error {
+	data, err := json.MarshalIndent(results, "", "  ")
+	if err == nil {
+		err = write(path, append(data, '\n'))
+	}
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// convertBatch is the state of a batch that a signal may interrupt.
+type convertBatch struct {
+	mu      sync.Mutex
+	files   []string
+	results []*rewriteResult
+	started []bool
+}
+
+func (b *convertBatch) start(i int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.started[i] = true
+}
+
+func (b *convertBatch) finish(i int, r *rewriteResult) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.results[i] = r
+}
+
+// snapshot is every file's result so far: finished, "interrupted" (started,
+// not finished) or "not started".
+func (b *convertBatch) snapshot() []*rewriteResult {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*rewriteResult, len(b.files))
+	for i, r := range b.results {
+		switch {
+		case r != nil:
+			out[i] = r
+		case b.started[i]:
+			out[i] = &rewriteResult{File: b.files[i], Status: "interrupted"}
+		default:
+			out[i] = &rewriteResult{File: b.files[i], Status: "not started"}
+		}
+	}
+	return out
+}
+
+// convertRemoveStale removes the temporary files that killed runs left
+// under outDir and returns how many there were.
+func convertRemoveStale(outDir string) int {
+	n := 0
+	filepath.WalkDir(outDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			removed, _ := onnx.RemoveStaleTemps(path)
+			n += len(removed)
+		}
+		return nil
+	})
+	return n
 }
 
 // convertList lists the .onnx files under dir (relative, sorted), leaving out
@@ -194,9 +282,15 @@ func (p *convertProgress) done(r *rewriteResult) {
 		p.draw()
 		return
 	}
-	if r.Status == "ok" {
+	if r.Skipped != "" {
+		fmt.Fprintf(p.w, "[%d/%d] skipped %s (%s)\n", p.finished, p.total, r.File, r.Skipped)
+	} else if r.Status == "ok" {
+		b, a := r.ReductionBase, r.ReductionAfter
+		if b == 0 {
+			b, a = r.BeforePeakBytes, r.PeakBytes
+		}
 		fmt.Fprintf(p.w, "[%d/%d] ok      %s  peak %s -> %s (%s), %.2f s\n", p.finished, p.total, r.File,
-			planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes), rwFmtChange(r.Reduction), r.Seconds)
+			planner.HumanBytes(b), planner.HumanBytes(a), rwFmtChange(r.Reduction), r.Seconds)
 	} else {
 		fmt.Fprintf(p.w, "[%d/%d] FAILED  %s: %s\n", p.finished, p.total, r.File, r.Error)
 	}
@@ -229,19 +323,36 @@ func writeConvertTable(w io.Writer, results []*rewriteResult) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| file | nodes | peak before | peak after | reduction | overhead | seconds | status |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
-	ok := 0
+	ok, skipped, stopped := 0, 0, 0
 	for _, r := range results {
-		if r.Status != "ok" {
+		switch r.Status {
+		case "ok":
+		case "interrupted", "not started":
+			stopped++
+			fmt.Fprintf(w, "| %s | | | | | | | %s |\n", r.File, r.Status)
+			continue
+		default:
 			fmt.Fprintf(w, "| %s | | | | | | %.2f | failed: %s |\n", r.File, r.Seconds, strings.ReplaceAll(r.Error, "|", "\\|"))
 			continue
 		}
 		ok++
+		status := "ok"
+		if r.Skipped != "" {
+			skipped++
+			status = "skipped (" + r.Skipped + ")"
+		}
 		b, a := r.ReductionBase, r.ReductionAfter
 		if b == 0 {
 			b, a = r.BeforePeakBytes, r.PeakBytes
 		}
-		fmt.Fprintf(w, "| %s | %d → %d | %s | %s | %s | +%.1f%% | %.2f | ok |\n", r.File, r.NodesBefore, r.Nodes,
-			planner.HumanBytes(b), planner.HumanBytes(a), rwFmtChange(r.Reduction), 100*r.Overhead, r.Seconds)
+		fmt.Fprintf(w, "| %s | %d → %d | %s | %s | %s | +%.1f%% | %.2f | %s |\n", r.File, r.NodesBefore, r.Nodes,
+			planner.HumanBytes(b), planner.HumanBytes(a), rwFmtChange(r.Reduction), 100*r.Overhead, r.Seconds, status)
 	}
 	fmt.Fprintf(w, "\n%d of %d converted; peaks are simulated transient bytes (activations and gradients): before, the lower of the file order's and ONNX Runtime's order's; after, in the order the plan was made for.\n", ok, len(results))
+	if skipped > 0 {
+		fmt.Fprintf(w, "%d of them up to date from an earlier run (--resume), not converted again.\n", skipped)
+	}
+	if stopped > 0 {
+		fmt.Fprintf(w, "Stopped by a signal: %d file(s) interrupted or not started; run again with --resume to convert only those.\n", stopped)
+	}
 }

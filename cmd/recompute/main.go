@@ -55,6 +55,7 @@ func main() {
 		debug.SetGCPercent(40)
 	}
 	stop := startProfile(os.Getenv("RECOMPUTE_CPUPROFILE"))
+	handleSignals(os.Stderr, func(code int) { stop(); os.Exit(code) })
 	code := run(os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

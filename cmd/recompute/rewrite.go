@@ -33,6 +33,9 @@ type rewriteFlags struct {
 	ortGuard  bool
 	target    string
 	budgetFor string // --budget-model
+	// planFlags name the flags that shape the output (addRewriteFlags's
+	// own), for the provenance recorded in it.
+	planFlags []string
 }
 
 // budgetModel is the memory model --budget is for: "ort" (ORT's allocation
@@ -48,7 +51,14 @@ func (f *rewriteFlags) budgetModel() string {
 }
 
 func addRewriteFlags(fs *pflag.FlagSet) *rewriteFlags {
+	before := map[string]bool{}
+	fs.VisitAll(func(fl *pflag.Flag) { before[fl.Name] = true })
 	f := addSourceFlags(fs, addPlannerFlags(fs))
+	defer fs.VisitAll(func(fl *pflag.Flag) {
+		if !before[fl.Name] {
+			f.planFlags = append(f.planFlags, fl.Name)
+		}
+	})
 	fs.StringVar(&f.target, "target", "ort", "runtime the model is for: ort (ONNX Runtime: ordering guards, tiny standard-op nodes, make ORT run the schedule when its own order would peak higher; they hold at every optimisation level) or generic (no runtime-specific nodes: the schedule is the file order)")
 	fs.StringVar(&f.budgetFor, "budget-model", "", "what --budget limits: ort (the peak under a model of ONNX Runtime's allocation planner, which keeps dead buffers for later tensors of their size; a percentage is of the original's peak in that model; default with --target ort) or liveness (the graph's live tensors, the paper's semantics; default with --target generic). With ort the planner plans again at lower liveness budgets until the rewrite meets the budget")
 	fs.BoolVar(&f.ortGuard, "ort-guard", true, "with --target ort: add the ordering guards (false: as --target generic)")
@@ -226,6 +236,7 @@ type rewriteResult struct {
 	OutBytes       int64      `json:"out_bytes,omitempty"`
 	Seconds        float64    `json:"seconds"`
 	Status         string     `json:"status"`
+	Skipped        string     `json:"skipped,omitempty"` // why an ok file was not converted again ("up to date")
 	Error          string     `json:"error,omitempty"`
 }
 
@@ -326,6 +337,9 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 		// small heap: milliseconds).
 		debug.FreeOSMemory()
 	}
+	if err := rwRecordProvenance(rm, in, f, res); err != nil {
+		return res, err
+	}
 	if err := rm.Save(out); err != nil {
 		return res, err
 	}
@@ -415,6 +429,11 @@ func runRewrite(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := rwCheckWritable(*out); err != nil {
 		return err
+	}
+	// Temporary files of an earlier rewrite into this directory that was
+	// killed (kill -9: no chance to clean up).
+	if removed, _ := onnx.RemoveStaleTemps(filepath.Dir(*out)); len(removed) > 0 {
+		fmt.Fprintf(stderr, "recompute rewrite: removed %d temporary file(s) of an earlier run that was killed\n", len(removed))
 	}
 	res, err := rewriteFile(in, *out, f)
 	if err != nil {

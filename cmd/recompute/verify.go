@@ -353,6 +353,7 @@ func differenceCause(origPath, rewrPath string, orig, rewr *onnx.Model, in []ort
 		return "graph optimisation (outputs are identical with optimisations off)"
 	}
 	defer os.RemoveAll(dir)
+	defer onInterrupt(func() { os.RemoveAll(dir) })()
 	fused := func(m *onnx.Model, path, name string) map[string]int {
 		opt := so
 		opt.Profile, opt.OptimizedModelPath = false, filepath.Join(dir, name)

@@ -53,6 +53,7 @@ func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, 
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	defer onInterrupt(func() { os.RemoveAll(tmp) })()
 	topt := trainingSession(so)
 	topt.Runs, topt.Timeout = max(runs, 1), timeout
 	rep.Runtime = "training"
