@@ -33,6 +33,11 @@ type Options struct {
 	// [N, C, ...] layout). Negative values count from the end. When it is
 	// not 1, a Transpose moves the classes to axis 1 before the loss.
 	ClassAxis int
+	// Trainable, if set, chooses the parameters that get gradients among
+	// the trainable initializers (fine-tuning: LoRA adapters, norms, the
+	// last layers); the others are frozen, and the backward graph holds
+	// only what the chosen ones need. Nil: every one trains.
+	Trainable func(name string) bool
 }
 
 // ClassAxisKey is the metadata_props key through which a model states the
@@ -66,6 +71,7 @@ func Build(m *onnx.Model, opt Options) (*onnx.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.trainable = opt.Trainable
 	if err := b.convertForward(); err != nil {
 		return nil, err
 	}
@@ -121,8 +127,10 @@ type builder struct {
 	constN   map[string]string
 	gradVals map[string]bool // values that are accumulated gradients
 	labels   string          // name of the labels input (cross-entropy)
-	folded   map[string][]int64
-	warnings []string
+	// trainable chooses the parameters (Options.Trainable; nil: all).
+	trainable func(string) bool
+	folded    map[string][]int64
+	warnings  []string
 	// forward conversion state (prepare.go)
 	expand      map[*onnxpb.NodeProto][]*onnxpb.NodeProto
 	flatSoftmax map[*onnxpb.NodeProto]bool
@@ -472,10 +480,20 @@ func (b *builder) backward() error {
 			isParam[in] = true
 		}
 	}
+	candidates := 0
 	for _, t := range b.src.Proto.Graph.Initializer {
-		if isParam[t.GetName()] {
-			b.params = append(b.params, t.GetName())
+		if !isParam[t.GetName()] {
+			continue
 		}
+		candidates++
+		if b.trainable != nil && !b.trainable(t.GetName()) {
+			delete(isParam, t.GetName()) // frozen
+			continue
+		}
+		b.params = append(b.params, t.GetName())
+	}
+	if b.trainable != nil && candidates > 0 && len(b.params) == 0 {
+		return fmt.Errorf("autodiff: the parameter selection leaves none of the %d trainable parameters", candidates)
 	}
 	if len(b.params) == 0 {
 		// Fall back to the float graph inputs (documented in doc.go).
@@ -484,10 +502,17 @@ func (b *builder) backward() error {
 				continue
 			}
 			if isFloat(b.elem(in.GetName())) && b.readDifferentiably(in.GetName(), ancestors) {
+				if b.trainable != nil && !b.trainable(in.GetName()) {
+					candidates++
+					continue
+				}
 				b.params = append(b.params, in.GetName())
 				isParam[in.GetName()] = true
 			}
 		}
+	}
+	if len(b.params) == 0 && candidates > 0 {
+		return fmt.Errorf("autodiff: the parameter selection leaves none of the %d trainable parameters", candidates)
 	}
 	if len(b.params) == 0 {
 		return fmt.Errorf("autodiff: no trainable parameters and no float input reaches the loss")

@@ -32,6 +32,10 @@ type Graph struct {
 	Ops         []Op
 	ForwardCost float64  // sum of forward op costs
 	Warnings    []string // e.g. values of unknown size (FromModel)
+	// Unsized names the transient values of unknown size that forward ops
+	// write, the values recomputation would touch (FromModel; sorted).
+	// They count 0 bytes: a plan made with them is not to be trusted.
+	Unsized []string
 
 	// bwdPrio, if set, orders backward ops among those ready to run
 	// (lower first); ParseCG sets it so backward runs in reverse forward

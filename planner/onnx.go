@@ -9,12 +9,35 @@ import (
 	"github.com/onnx-recompute/recompute/onnx/ops"
 )
 
+// MaxTotalBytes bounds the sum of all value sizes of a planner graph (4
+// PiB): far above any device, and far enough below 2^63 that sums over the
+// values, recomputed copies included, cannot overflow int64.
+const MaxTotalBytes = int64(1) << 52
+
+// SizeError reports sizes too large to plan with: a value whose byte count
+// overflows int64 (Shape set), or values whose sizes add up to more than
+// MaxTotalBytes (Total; Value is the largest).
+type SizeError struct {
+	Value string
+	Shape string
+	Bytes int64
+	Total bool
+}
+
+func (e *SizeError) Error() string {
+	if e.Total {
+		return fmt.Sprintf("sizes too large: the values add up to more than %s (the largest, %s, is %s); check --batch and --dim", HumanBytes(MaxTotalBytes), e.Value, HumanBytes(e.Bytes))
+	}
+	return fmt.Sprintf("sizes too large: value %s (%s) has more bytes than an int64 counts; check --batch and --dim", e.Value, e.Shape)
+}
+
 // FromModel builds the planner graph of an ONNX training graph. Ops[i] is
 // graph node i, one to one and in the same order (rewrite relies on it).
 // Values are every value name of the main graph: graph inputs, initializers
 // and Constant outputs are resident, graph outputs are outputs; bytes come
 // from r (a value of unknown size counts 0 bytes and is listed in
-// g.Warnings). cost is "flops" (default; ops.FLOPs), "paper" (10 for
+// g.Warnings, and in g.Unsized if a forward op writes it; sizes that
+// overflow, alone or in total, are a *SizeError). cost is "flops" (default; ops.FLOPs), "paper" (10 for
 // convolutions, 1 otherwise) or "uniform" (1 per op). Only forward ops that
 // ops.Recomputable accepts may be recomputed.
 func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph, error) {
@@ -37,6 +60,7 @@ func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph,
 	g := &Graph{}
 	idx := map[string]int{}
 	var unknown []string
+	var overflow error
 	value := func(name string) int {
 		if i, ok := idx[name]; ok {
 			return i
@@ -46,6 +70,9 @@ func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph,
 			if b, ok := t.Bytes(); ok {
 				v.Bytes = b
 			} else {
+				if t.Static() && ops.ElemBits(t.Elem) > 0 && overflow == nil {
+					overflow = &SizeError{Value: name, Shape: t.String()}
+				}
 				unknown = append(unknown, name)
 			}
 		} else {
@@ -104,12 +131,43 @@ func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph,
 			g.Values[i].Output = true
 		}
 	}
-	var counted []string
-	for _, name := range unknown {
-		if v := g.Values[idx[name]]; !v.Resident {
-			counted = append(counted, name)
+	if overflow != nil {
+		return nil, overflow
+	}
+	// Every byte count the planner adds up is a sum over a subset of the
+	// values (a clone counting as a value): with their total below
+	// MaxTotalBytes, no sum can overflow.
+	total, largest := int64(0), -1
+	for i, v := range g.Values {
+		total += v.Bytes
+		if largest < 0 || v.Bytes > g.Values[largest].Bytes {
+			largest = i
+		}
+		if total > MaxTotalBytes {
+			v := g.Values[largest]
+			return nil, &SizeError{Value: v.Name, Bytes: v.Bytes, Total: true}
 		}
 	}
+	writtenFwd := make([]bool, len(g.Values))
+	for _, op := range g.Ops {
+		if !op.Backward {
+			for _, v := range op.Outputs {
+				writtenFwd[v] = true
+			}
+		}
+	}
+	var counted []string
+	for _, name := range unknown {
+		v := g.Values[idx[name]]
+		if v.Resident {
+			continue
+		}
+		counted = append(counted, name)
+		if writtenFwd[idx[name]] {
+			g.Unsized = append(g.Unsized, name)
+		}
+	}
+	sort.Strings(g.Unsized)
 	if len(counted) > 0 {
 		sort.Strings(counted)
 		list := counted

@@ -54,6 +54,10 @@ func (e *InfeasibleError) Error() string {
 // HumanBytes formats n as MiB/GiB with two decimals.
 func HumanBytes(n int64) string {
 	switch {
+	case n >= 1<<50:
+		return fmt.Sprintf("%.2f PiB", float64(n)/(1<<50))
+	case n >= 1<<40:
+		return fmt.Sprintf("%.2f TiB", float64(n)/(1<<40))
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:

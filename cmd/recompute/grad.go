@@ -16,7 +16,7 @@ import (
 )
 
 const gradSynopsis = `MODEL -o OUT [--loss cross-entropy|mse|sum] [--labels NAME] [--batch N] [--size N] [--seq N]
-       [--no-weights] [--dim NAME=N]... [--check [--ort-lib PATH] [--tolerance X] [--check-params N]]
+       [--no-weights] [--dim NAME=N]... [--trainable REGEX]... [--freeze REGEX]... [--check [--ort-lib PATH] [--tolerance X] [--check-params N]]
 
 MODEL is a forward .onnx file or a built-in network name: resnet50, resnet101, resnet152,
 vgg19, densenet161, googlenet, unet, pspnet, gpt2.
@@ -36,6 +36,8 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	seq := fs.Int("seq", 0, "sequence length of built-in gpt2")
 	noWeights := fs.Bool("no-weights", false, "built-in network without weight values (tiny file for planning)")
 	dims := fs.StringArray("dim", nil, "bind a symbolic dimension of a file's inputs: NAME=N (repeatable)")
+	trainable := fs.StringArray("trainable", nil, "train only the parameters whose initializer name matches this Go `REGEX` (repeatable; any match trains); the others are frozen: no gradient, and the backward graph holds only what the trained ones need")
+	freeze := fs.StringArray("freeze", nil, "freeze the parameters whose name matches this `REGEX` (repeatable; applied after --trainable)")
 	check := fs.Bool("check", false, "check the gradients on ONNX Runtime with finite differences")
 	ortLib := fs.String("ort-lib", "", "ONNX Runtime shared library (default $ONNXRUNTIME_LIB or scripts/fetch-ort.sh's)")
 	tol := fs.Float64("tolerance", 0.05, "largest relative error --check accepts per coordinate")
@@ -66,6 +68,10 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	if same, _ := samePath(src, *out); same {
 		return usagef("-o %s would overwrite the input model; choose another file", *out)
 	}
+	sel, err := newParamSelection(*trainable, *freeze)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	m, builtin, err := gradLoad(src, models.Options{Batch: *batch, Size: *size, Seq: *seq, NoWeights: *noWeights})
 	if err != nil {
@@ -74,7 +80,7 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	if !builtin && (*size != 0 || *seq != 0 || *noWeights) {
 		return usagef("--size, --seq and --no-weights apply to built-in networks only; %s is a file", src)
 	}
-	tm, err := autodiff.Build(m, autodiff.Options{Loss: *loss, Labels: *labels, Batch: int64(*batch), Dims: iopt.Dims, ClassAxis: *classAxis})
+	tm, err := autodiff.Build(m, autodiff.Options{Loss: *loss, Labels: *labels, Batch: int64(*batch), Dims: iopt.Dims, ClassAxis: *classAxis, Trainable: sel.predicate()})
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
@@ -83,11 +89,15 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	}
 	secs := time.Since(start).Seconds()
 	st := autodiff.Summarize(tm)
-	fmt.Fprintf(stdout, "grad %s: %d parameters (%.1f M values), %d forward + %d backward nodes, loss %s -> %s (%.1f MB) in %.2f s\n",
-		src, st.Params, float64(st.ParamValues)/1e6, st.ForwardNodes, st.BackwardNodes, st.Loss, *out, float64(fileSize(*out))/1e6, secs)
+	frozen := ""
+	if sel != nil {
+		frozen = fmt.Sprintf("; %d frozen", sel.frozenCount())
+	}
+	fmt.Fprintf(stdout, "grad %s: %d parameters (%.1f M values%s), %d forward + %d backward nodes, loss %s -> %s (%.1f MB) in %.2f s\n",
+		src, st.Params, float64(st.ParamValues)/1e6, frozen, st.ForwardNodes, st.BackwardNodes, st.Loss, *out, float64(fileSize(*out))/1e6, secs)
 	if ext := tm.ExternalFiles(); len(ext) > 0 && !builtin {
 		if d1, d2 := absDir(src), absDir(*out); d1 != d2 {
-			fmt.Fprintf(stdout, "note: weights stay in external file(s) %s, read relative to %s's directory: copy them beside it\n", strings.Join(ext, ", "), *out)
+			fmt.Fprintf(stdout, "note: weights stay in %d external file(s) (%s; all: recompute inspect --json), read relative to %s's directory: copy them beside it\n", len(ext), summarise(ext, 3), *out)
 		}
 	}
 	if !*check {

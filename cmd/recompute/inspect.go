@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -242,6 +244,9 @@ func describe(m *onnx.Model, opt ops.Options, loss string) (*inspectReport, erro
 			return 0, false
 		}
 		return t.Bytes()
+	}
+	if err := inspectCheckSizes(r); err != nil {
+		return nil, err
 	}
 
 	// Resident values: graph inputs, initializers, constants.
@@ -543,7 +548,11 @@ func (rep *inspectReport) writeText(w io.Writer) {
 		planner.HumanBytes(rs.TotalBytes), planner.HumanBytes(rs.InputBytes), rs.Inputs, planner.HumanBytes(rs.InitializerBytes), rs.Initializers,
 		planner.HumanBytes(rs.ConstantBytes), rs.Constants, unknownNote(rs.UnknownSize))
 	if len(rep.ExternalData) > 0 {
-		fmt.Fprintf(w, "external     weights in %s (not read)\n", strings.Join(rep.ExternalData, ", "))
+		if n := len(rep.ExternalData); n > 5 {
+			fmt.Fprintf(w, "external     weights in %d files (not read): %s (all: --json)\n", n, summarise(rep.ExternalData, 5))
+		} else {
+			fmt.Fprintf(w, "external     weights in %s (not read)\n", strings.Join(rep.ExternalData, ", "))
+		}
 	}
 	if t := rep.Training; t != nil {
 		fmt.Fprintf(w, "training     loss %s; forward %d nodes, backward %d nodes\n", strings.Join(t.Loss, ", "), t.ForwardNodes, t.BackwardNodes)
@@ -610,4 +619,36 @@ func groupDigits(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// inspectCheckSizes refuses sizes whose sums could overflow: a value whose
+// byte count overflows int64, or values that add up to more than
+// planner.MaxTotalBytes (every total inspect prints is a sum over them).
+func inspectCheckSizes(r *ops.Result) error {
+	names := slices.Sorted(maps.Keys(r.Values))
+	var total int64
+	largest := ""
+	for _, name := range names {
+		t := r.Values[name]
+		b, ok := t.Bytes()
+		if !ok {
+			if t.Static() && ops.ElemBits(t.Elem) > 0 {
+				return &planner.SizeError{Value: name, Shape: t.String()}
+			}
+			continue
+		}
+		if largest == "" || b > mustBytes(r.Values[largest]) {
+			largest = name
+		}
+		total += b
+		if total > planner.MaxTotalBytes {
+			return &planner.SizeError{Value: largest, Bytes: mustBytes(r.Values[largest]), Total: true}
+		}
+	}
+	return nil
+}
+
+func mustBytes(t ops.Tensor) int64 {
+	b, _ := t.Bytes()
+	return b
 }

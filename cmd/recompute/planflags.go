@@ -26,10 +26,12 @@ type plannerFlags struct {
 	batch        int64
 	loss         string
 	baseOrder    string
+	allowUnknown bool // --allow-unknown-sizes
 }
 
 // addPlannerFlags registers --strategy --objective --budget --cost
-// --max-lower-sets --dim --batch --loss --base-order on fs.
+// --max-lower-sets --dim --batch --loss --allow-unknown-sizes --base-order
+// on fs.
 func addPlannerFlags(fs *pflag.FlagSet) *plannerFlags {
 	f := &plannerFlags{}
 	fs.StringVar(&f.strategy, "strategy", "approx", "planning strategy: "+strings.Join(planner.Strategies(), "|"))
@@ -40,6 +42,7 @@ func addPlannerFlags(fs *pflag.FlagSet) *plannerFlags {
 	fs.StringArrayVar(&f.dims, "dim", nil, "value of a symbolic dimension, NAME=N (repeatable)")
 	fs.Int64Var(&f.batch, "batch", 0, "batch size for an unknown leading dimension (0: keep the model's)")
 	fs.StringVar(&f.loss, "loss", "", "name of the loss value (default: found automatically)")
+	fs.BoolVar(&f.allowUnknown, "allow-unknown-sizes", false, "plan even when values recomputation would touch have unknown sizes (unbound symbolic dimensions, ops without a shape rule), counting them 0 bytes; the report warns")
 	fs.StringVar(&f.baseOrder, "base-order", rewrite.BaseBest, "node order to plan from: file (as written), ort (ONNX Runtime's predicted order) or best (whichever replays to the lower peak)")
 	return f
 }
@@ -201,6 +204,9 @@ func planOnBase(m *onnx.Model, r *ops.Result, s *ops.Split, pf *plannerFlags, op
 	if err != nil {
 		return nil, nil, nil, rewrite.BaseChoice{}, err
 	}
+	if len(g.Unsized) > 0 && !pf.allowUnknown {
+		return nil, nil, nil, rewrite.BaseChoice{}, unsizedError(m, g.Unsized, pf)
+	}
 	rebuild := func(pm *onnx.Model, perm []int) (*planner.Graph, error) {
 		ps := *s
 		ps.Forward = make([]bool, len(perm))
@@ -223,4 +229,27 @@ func planOnBase(m *onnx.Model, r *ops.Result, s *ops.Split, pf *plannerFlags, op
 func baseOrderNote(bc rewrite.BaseChoice) string {
 	return fmt.Sprintf("%s (none peak: file order %s, ORT's order %s)",
 		bc.Used, planner.HumanBytes(bc.FilePeakBytes), planner.HumanBytes(bc.ORTPeakBytes))
+}
+
+// unsizedError refuses to plan with forward values of unknown size, naming
+// the symbolic dimensions of the graph inputs that no flag binds and the
+// flags that would.
+func unsizedError(m *onnx.Model, unsized []string, pf *plannerFlags) error {
+	dims, _ := pf.dimMap()
+	unbound := unboundDims(m.Proto.GetGraph(), ops.Options{Dims: dims, Batch: pf.batch})
+	what := fmt.Sprintf("%d values that recomputation would touch have unknown sizes (%s)", len(unsized), summarise(unsized, 3))
+	const allow = "--allow-unknown-sizes plans anyway, counting them 0 bytes"
+	if len(unbound) == 0 {
+		return fmt.Errorf("%s: their shapes cannot be inferred (an unnamed dimension of a graph input: pass --batch N; an op without a shape rule; or shapes computed from data); %s", what, allow)
+	}
+	return fmt.Errorf("%s: symbolic dimension %s not bound; pass --batch N (binds the graph inputs' leading dimension) or --dim %s=N; %s",
+		what, summarise(unbound, 4), unbound[0], allow)
+}
+
+// summarise lists the first n of items and how many more there are.
+func summarise(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }

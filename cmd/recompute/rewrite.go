@@ -28,7 +28,9 @@ type rewriteFlags struct {
 	size, seq int
 	grad      bool
 	lossKind  string
-	lossSet   bool // --grad-loss given explicitly
+	lossSet   bool     // --grad-loss given explicitly
+	trainable []string // --trainable, --freeze: the parameters --grad trains
+	freeze    []string
 	noWeights bool // built-in networks without weight values (planning only)
 	ortGuard  bool
 	target    string
@@ -73,6 +75,8 @@ func addSourceFlags(fs *pflag.FlagSet, pf *plannerFlags) *rewriteFlags {
 	fs.IntVar(&f.seq, "seq", 0, "sequence length of built-in gpt2 (default 1024)")
 	fs.BoolVar(&f.grad, "grad", false, "build the backward graph (autodiff) of a forward-only model first")
 	fs.StringVar(&f.lossKind, "grad-loss", "cross-entropy", "loss that --grad appends: "+strings.Join(autodiff.Losses, ", "))
+	fs.StringArrayVar(&f.trainable, "trainable", nil, "with --grad: train only the parameters whose name matches this `REGEX` (repeatable; as for grad)")
+	fs.StringArrayVar(&f.freeze, "freeze", nil, "with --grad: freeze the parameters whose name matches this `REGEX` (repeatable)")
 	return f
 }
 
@@ -96,6 +100,9 @@ func (f *rewriteFlags) planOptions() (planner.Options, ops.Options, error) {
 	}
 	if !slices.Contains(autodiff.Losses, f.lossKind) {
 		return po, ops.Options{}, usagef("--grad-loss %q: want one of %s", f.lossKind, strings.Join(autodiff.Losses, ", "))
+	}
+	if _, err := newParamSelection(f.trainable, f.freeze); err != nil {
+		return po, ops.Options{}, err
 	}
 	return po, ops.Options{Dims: dims, Batch: f.pf.batch}, nil
 }
@@ -164,14 +171,18 @@ func rwBuildTraining(name string, f *rewriteFlags) (*rwTraining, error) {
 // cross-entropy (an eval graph that already ends in a scalar loss, a
 // regression head) gets the sum loss instead, and the report says so.
 func rwAutodiff(m *onnx.Model, f *rewriteFlags) (*onnx.Model, string, error) {
-	tm, err := autodiff.Build(m, autodiff.Options{Loss: f.lossKind})
+	sel, err := newParamSelection(f.trainable, f.freeze) // checked by planOptions
+	if err != nil {
+		return nil, "", err
+	}
+	tm, err := autodiff.Build(m, autodiff.Options{Loss: f.lossKind, Trainable: sel.predicate()})
 	if err == nil {
 		return tm, "autodiff backward (" + f.lossKind + " loss)", nil
 	}
 	if f.lossSet || f.lossKind != "cross-entropy" {
 		return nil, "", autodiffErr(err)
 	}
-	tm, err2 := autodiff.Build(m, autodiff.Options{Loss: "sum"})
+	tm, err2 := autodiff.Build(m, autodiff.Options{Loss: "sum", Trainable: sel.predicate()})
 	if err2 != nil {
 		// The sum loss takes any float output: its failure is the one
 		// that blocks the model (unless both are about the output).
@@ -274,6 +285,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
 	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = first.bc.Used, first.bc.FilePeakBytes, first.bc.ORTPeakBytes
+	res.Warnings = append(res.Warnings, first.g.Warnings...) // values of unknown size (with --allow-unknown-sizes)
 	if err != nil {
 		var ie *planner.InfeasibleError
 		if errors.As(err, &ie) {
@@ -321,7 +333,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 		res.Reduction = 1 - float64(after)/float64(b)
 		res.ReductionBase, res.ReductionAfter = b, after
 	}
-	if rep.UnsizedValues > 0 {
+	if rep.UnsizedValues > 0 && len(first.g.Warnings) == 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d values have no known size; the simulated peak leaves them out", rep.UnsizedValues))
 	}
 	if p.BudgetBytes > 0 && rep.PeakBytes > p.BudgetBytes {

@@ -87,7 +87,8 @@ func rwChecker(t *testing.T, in, out string) {
 	}
 }
 
-// Every ONNX Runtime training artifact of the corpus rewrites at its smallest
+// Every ONNX Runtime training artifact of the corpus (at batch 8, which
+// binds the symbolic batches) rewrites at its smallest
 // peak, passes the onnx.checker checks its input passes, and its simulated
 // transient peak drops, or, where the smallest feasible peak is the
 // original's (cct: the forward Conv→Relu pair holds both 64 KiB tensors),
@@ -101,7 +102,7 @@ func TestRewriteCorpusTraining(t *testing.T) {
 	for _, in := range files {
 		t.Run(filepath.Base(in), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.onnx")
-			code, stdout, stderr := rwRun(t, "rewrite", in, "-o", out, "--objective", "memory")
+			code, stdout, stderr := rwRun(t, "rewrite", in, "-o", out, "--objective", "memory", "--batch", "8")
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -124,7 +125,7 @@ func TestRewriteCorpusTraining(t *testing.T) {
 				if planned <= 0 || planned > before {
 					t.Errorf("unchanged graph: planned peak %d, file order's %d", planned, before)
 				}
-				_, _, stderr := rwRun(t, "rewrite", in, "-o", filepath.Join(t.TempDir(), "x.onnx"), "--budget", "1B")
+				_, _, stderr := rwRun(t, "rewrite", in, "-o", filepath.Join(t.TempDir(), "x.onnx"), "--budget", "1B", "--batch", "8")
 				if want := fmt.Sprintf("smallest feasible transient peak %s (%d bytes)", planner.HumanBytes(planned), planned); !strings.Contains(stderr, want) {
 					t.Errorf("peak not lowered (%d bytes planned), but the smallest feasible is not it: %s", planned, stderr)
 				}
@@ -147,11 +148,11 @@ func TestRewriteCorpusTraining(t *testing.T) {
 			// of an ordering guard's Reshape as a copy where ORT (measured)
 			// and rewrite alias it, so compare without guards.
 			plain := filepath.Join(t.TempDir(), "plain.onnx")
-			if code, _, stderr := rwRun(t, "rewrite", in, "-o", plain, "--objective", "memory", "--ort-guard=false"); code != 0 {
+			if code, _, stderr := rwRun(t, "rewrite", in, "-o", plain, "--objective", "memory", "--ort-guard=false", "--batch", "8"); code != 0 {
 				t.Fatalf("rewrite --ort-guard=false: exit %d: %s", code, stderr)
 			}
 			plainAfter, _ := strconv.ParseInt(rwMeta(t, plain)["recompute.simulated_peak_bytes"], 10, 64)
-			if a, b := rwInspectPeak(t, in), rwInspectPeak(t, plain); b >= a || b != plainAfter {
+			if a, b := rwInspectPeak(t, in, "--batch", "8"), rwInspectPeak(t, plain, "--batch", "8"); b >= a || b != plainAfter {
 				t.Errorf("inspect transient peak %d -> %d, rewrite simulated %d", a, b, plainAfter)
 			}
 			rwChecker(t, in, out)
@@ -221,9 +222,9 @@ func TestRewriteUsage(t *testing.T) {
 
 // rwInspectPeak is the file-order transient peak `recompute inspect --json`
 // reports for path.
-func rwInspectPeak(t *testing.T, path string) int64 {
+func rwInspectPeak(t *testing.T, path string, flags ...string) int64 {
 	t.Helper()
-	code, stdout, stderr := rwRun(t, "inspect", path, "--json")
+	code, stdout, stderr := rwRun(t, append([]string{"inspect", path, "--json"}, flags...)...)
 	if code != 0 {
 		t.Fatalf("inspect %s: exit %d: %s", path, code, stderr)
 	}
