@@ -41,14 +41,24 @@ type Plan struct {
 	// (resched.go) applied after the DP; when positive, PredictedPeakBytes
 	// is the DP's estimate of the schedule the moves started from.
 	RescheduleMoves int
+	// Floor bounds the peak of every schedule from below (Floors).
+	Floor Floor
 }
 
 // InfeasibleError says the budget is below what the strategy can reach.
-type InfeasibleError struct{ BudgetBytes, MinBytes int64 }
+// Reason, if set, says why no plan gets lower (the floor).
+type InfeasibleError struct {
+	BudgetBytes, MinBytes int64
+	Reason                string
+}
 
 func (e *InfeasibleError) Error() string {
-	return fmt.Sprintf("budget %d bytes (%s) is infeasible: the smallest transient peak this strategy reaches is %d bytes (%s)",
+	s := fmt.Sprintf("budget %d bytes (%s) is infeasible: the smallest transient peak this strategy reaches is %d bytes (%s)",
 		e.BudgetBytes, HumanBytes(e.BudgetBytes), e.MinBytes, HumanBytes(e.MinBytes))
+	if e.Reason != "" {
+		s += "; " + e.Reason
+	}
+	return s
 }
 
 // HumanBytes formats n as MiB/GiB with two decimals.
@@ -229,7 +239,23 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 	if opt.BudgetFrac > 0 {
 		c.budget = int64(math.Floor(opt.BudgetFrac * float64(nrep.PeakBytes)))
 	}
-	if opt.Strategy != "none" && c.d.n > 0 {
+	floor := Floors(g)
+	// On the floor (within the least gain a recomputing plan must buy) no
+	// plan can lower the peak: say so now rather than search.
+	// With a budget any plan within it counts, so only a none peak on the
+	// floor itself settles it.
+	onFloor := nrep.PeakBytes <= floor.Bytes
+	if c.budget <= 0 {
+		onFloor = nrep.PeakBytes-nrep.PeakBytes/minGainDiv <= floor.Bytes
+	}
+	floorNote := ""
+	if onFloor && opt.Strategy != "none" {
+		floorNote = fmt.Sprintf("no plan can lower the peak: the none peak %s is on the %s", HumanBytes(nrep.PeakBytes), floor.Describe(g))
+		if c.budget > 0 && c.budget < nrep.PeakBytes {
+			return nil, &InfeasibleError{BudgetBytes: c.budget, MinBytes: nrep.PeakBytes, Reason: floorNote}
+		}
+	}
+	if opt.Strategy != "none" && c.d.n > 0 && !onFloor {
 		if err := strat(c); err != nil {
 			return nil, err
 		}
@@ -237,6 +263,9 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 	best, note, err := c.choose()
 	if err != nil {
 		return nil, err
+	}
+	if floorNote != "" {
+		note = floorNote
 	}
 	if best.resched > 0 {
 		if note != "" {
@@ -270,6 +299,7 @@ func Make(g *Graph, opt Options) (*Plan, error) {
 		Schedule:           best.sched,
 		Note:               note,
 		RescheduleMoves:    best.resched,
+		Floor:              floor,
 	}
 	p.Seconds = time.Since(start).Seconds()
 	return p, nil

@@ -241,7 +241,11 @@ func TestTooManyLowerSets(t *testing.T) {
 	}
 	g.Values = append(g.Values, Value{Name: "loss", Bytes: 1, Output: true})
 	g.Ops = append(g.Ops, Op{Name: "loss", Inputs: ins, Outputs: []int{len(g.Values) - 1}, Cost: 1, Recomputable: true})
-	g.Ops = append(g.Ops, Op{Name: "b", Backward: true, Inputs: ins})
+	// b writes a gradient larger than the rest, so that the none peak (b's
+	// inputs, the loss and its output) lies above the floor (b's working
+	// set) and the strategy has to search.
+	g.Values = append(g.Values, Value{Name: "gx", Bytes: 100})
+	g.Ops = append(g.Ops, Op{Name: "b", Backward: true, Inputs: ins, Outputs: []int{len(g.Values) - 1}})
 	_, err := Make(g, Options{Strategy: "exact", MaxLowerSets: 1000})
 	var te *TooManyLowerSetsError
 	if !errors.As(err, &te) || te.Count != 4097 || !strings.Contains(err.Error(), "approx") {

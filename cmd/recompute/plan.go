@@ -163,6 +163,11 @@ type planReport struct {
 	// PeakOp the op running then.
 	AtPeak []peakValue `json:"at_peak,omitempty"`
 	PeakOp string      `json:"peak_op,omitempty"`
+	// The floor no schedule goes below (planner.Floors).
+	FloorBytes       int64  `json:"floor_bytes"`
+	FloorOutputBytes int64  `json:"floor_output_bytes"`
+	FloorStepBytes   int64  `json:"floor_step_bytes"`
+	FloorStepOp      string `json:"floor_step_op,omitempty"`
 }
 
 // peakValue is one value live at the planned peak.
@@ -214,6 +219,10 @@ func newPlanReport(source string, g *planner.Graph, p *planner.Plan) *planReport
 		OverheadCost:    p.OverheadCost, ForwardCost: p.ForwardCost, Segments: p.Segments,
 		RecomputedOps: len(p.Recomputed), PlanningSeconds: p.Seconds, Note: p.Note,
 		Recomputed: []string{},
+		FloorBytes: p.Floor.Bytes, FloorOutputBytes: p.Floor.OutputBytes, FloorStepBytes: p.Floor.StepBytes,
+	}
+	if o := p.Floor.StepOp; o >= 0 && o < len(g.Ops) {
+		r.FloorStepOp = g.Ops[o].Type + " " + g.Ops[o].Name
 	}
 	if p.NonePeakBytes > 0 {
 		r.ReductionPercent = 100 * float64(p.NonePeakBytes-p.PeakBytes) / float64(p.NonePeakBytes)
@@ -257,6 +266,12 @@ func (r *planReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "  predicted transient peak:  %s (%s)\n", mib(r.PredictedPeakBytes), model)
 	fmt.Fprintf(w, "  replayed transient peak:   %s\n", mib(r.PeakBytes))
 	fmt.Fprintf(w, "  reduction:                 %.1f%% of the none peak\n", r.ReductionPercent)
+	fmt.Fprintf(w, "  floor:                     %s, no schedule goes lower: outputs that live to the end %s, largest single-op working set %s",
+		mib(r.FloorBytes), planner.HumanBytes(r.FloorOutputBytes), planner.HumanBytes(r.FloorStepBytes))
+	if r.FloorStepOp != "" {
+		fmt.Fprintf(w, " (%s)", r.FloorStepOp)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  recompute overhead:        %s cost units (%.1f%% of the forward cost %s)\n", rwFmtCount(r.OverheadCost), r.OverheadPercent, rwFmtCount(r.ForwardCost))
 	fmt.Fprintf(w, "  segments:                  %d\n", r.Segments)
 	fmt.Fprintf(w, "  recomputed ops:            %d of %d forward ops\n", r.RecomputedOps, r.CostModelForwardOps)

@@ -289,8 +289,12 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	if err != nil {
 		var ie *planner.InfeasibleError
 		if errors.As(err, &ie) {
-			return res, fmt.Errorf("%s: budget %s is below the smallest feasible transient peak %s (%d bytes); pass --budget %d or more",
-				in, planner.HumanBytes(ie.BudgetBytes), planner.HumanBytes(ie.MinBytes), ie.MinBytes, ie.MinBytes)
+			why := ""
+			if ie.Reason != "" {
+				why = " (" + ie.Reason + ")"
+			}
+			return res, fmt.Errorf("%s: budget %s is below the smallest feasible transient peak %s (%d bytes)%s; pass --budget %d or more",
+				in, planner.HumanBytes(ie.BudgetBytes), planner.HumanBytes(ie.MinBytes), ie.MinBytes, why, ie.MinBytes)
 		}
 		if first.p == nil {
 			return res, fmt.Errorf("%s: plan: %w", in, err)

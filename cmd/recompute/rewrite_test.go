@@ -184,7 +184,8 @@ func TestRewriteBadInput(t *testing.T) {
 		{"out is model via symlink", []string{link, "-o", model}, "is the input model", model},
 		{"out is model via relative path", []string{model, "-o", rel}, "is the input model", model},
 		{"unwritable directory", []string{model, "-o", "/proc/out.onnx"}, "output /proc/out.onnx", ""},
-		{"infeasible budget", []string{model, "-o", out, "--budget", "1B"}, "smallest feasible", ""},
+		{"infeasible budget", []string{model, "-o", out, "--budget", "1B", "--batch", "8"}, "smallest feasible", ""},
+		{"unknown sizes", []string{model, "-o", out}, "symbolic dimension batch_size not bound", ""},
 		{"forward only", []string{fwd, "-o", out}, "--grad", ""},
 		{"corrupt", []string{filepath.Join(tmp, "link.onnx") + ".missing", "-o", out}, "no such file", ""},
 	} {
