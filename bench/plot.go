@@ -6,12 +6,12 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/onnx-recompute/recompute/onnx"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -322,16 +322,10 @@ func WritePlots(dir string, n *Network) ([]string, error) {
 	return names, nil
 }
 
-// writeAtomic writes through a temporary file, so a failure leaves no
-// partial image.
+// writeAtomic writes through a temporary file (onnx.WriteFileAtomic: a
+// failure or a signal leaves no partial image).
 func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := onnx.WriteFileAtomic(path, data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

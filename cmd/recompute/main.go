@@ -34,6 +34,7 @@ var commands = []command{
 	{"grad", "append a loss and a backward graph (standard ONNX ops) to a forward model", runGrad},
 	{"rewrite", "apply a recomputation plan to a training graph and write the new model", runRewrite},
 	{"convert", "rewrite every .onnx under a directory (batch), with a summary", runConvert},
+	{"fit", "the largest batch that trains in a given memory, with and without recomputation", runFitBatch},
 	{"verify", "run original and rewritten models in ONNX Runtime; compare outputs, memory, time", runVerify},
 	{"bench", "benchmark strategies on the built-in networks and cg files; tables and plots", runBench},
 }

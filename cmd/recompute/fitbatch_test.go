@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type fitJSON struct {
+	Answers []struct {
+		Plan  string
+		Point *struct {
+			Batch      int64   `json:"batch"`
+			TotalBytes int64   `json:"total_bytes"`
+			Overhead   float64 `json:"overhead"`
+		}
+	}
+	Plots     []string
+	Rewritten *rewriteResult
+}
+
+func fitRun(t *testing.T, args ...string) fitJSON {
+	t.Helper()
+	code, stdout, stderr := rwRun(t, append(append([]string{"fit"}, args...), "--json")...)
+	if code != 0 {
+		t.Fatalf("fit %v: exit %d: %s", args, code, stderr)
+	}
+	var r fitJSON
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("fit --json: %v\n%s", err, stdout)
+	}
+	for _, a := range r.Answers {
+		if a.Point == nil {
+			t.Fatalf("fit %v: %s: nothing fits", args, a.Plan)
+		}
+	}
+	return r
+}
+
+// Issue 16's cases: resnet50 in 4 GiB (recomputation fits at least 2.5×
+// none's batch), gpt2 with a time-overhead bound, the figure and the
+// rewritten model at the fitted batch, and the errors.
+func TestFitBatch(t *testing.T) {
+	r := fitRun(t, "resnet50", "--memory", "4GiB")
+	none, least := r.Answers[0].Point, r.Answers[1].Point
+	t.Logf("resnet50 in 4 GiB: none batch %d, approx %d", none.Batch, least.Batch)
+	if float64(least.Batch) < 2.5*float64(none.Batch) || least.TotalBytes > 4<<30 || none.TotalBytes > 4<<30 {
+		t.Errorf("none batch %d (%d B), approx %d (%d B): want approx ≥ 2.5× none within 4 GiB", none.Batch, none.TotalBytes, least.Batch, least.TotalBytes)
+	}
+
+	dir := t.TempDir()
+	r = fitRun(t, "gpt2", "--seq", "256", "--memory", "3GiB", "--time-overhead", "25%", "--plot", dir)
+	if len(r.Answers) != 3 {
+		t.Fatalf("%d answers, want none, least memory and within 25%%", len(r.Answers))
+	}
+	w := r.Answers[2].Point
+	if w.Overhead > 0.25 || w.Batch < r.Answers[0].Point.Batch || w.Batch > r.Answers[1].Point.Batch {
+		t.Errorf("within 25%%: batch %d overhead %.3f (none %d, least memory %d)", w.Batch, w.Overhead, r.Answers[0].Point.Batch, r.Answers[1].Point.Batch)
+	}
+	for _, f := range []string{"gpt2-fit.svg", "gpt2-fit.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() < 1000 {
+			t.Errorf("figure %s: %v", f, err)
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "fit.onnx")
+	r = fitRun(t, "resnet50", "--size", "64", "--memory", "250MiB", "-o", out)
+	if r.Rewritten == nil || r.Rewritten.Status != "ok" {
+		t.Fatalf("no rewrite reported: %+v", r.Rewritten)
+	}
+	g := rwLoadGraph(t, out)
+	if d := g.GetInput()[0].GetType().GetTensorType().GetShape().GetDim()[0].GetDimValue(); d != r.Answers[1].Point.Batch {
+		t.Errorf("rewritten model's batch %d, fitted %d", d, r.Answers[1].Point.Batch)
+	}
+
+	code, _, stderr := rwRun(t, "fit", "resnet50", "--memory", "100MiB")
+	if code != 1 || !strings.Contains(stderr, "less than batch 1 needs even with recomputation") || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+		t.Errorf("too little memory: exit %d, %q", code, stderr)
+	}
+	for _, args := range [][]string{{"fit", "resnet50"}, {"fit", "resnet50", "--memory", "lots"}, {"fit", "resnet50", "--memory", "1GiB", "--time-overhead", "-5%"}} {
+		if code, _, stderr := rwRun(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage): %s", args, code, stderr)
+		}
+	}
+}
