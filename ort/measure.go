@@ -380,6 +380,8 @@ func Measure(modelPath string, inputs []Tensor, outputNames []string, opt Measur
 	reqPath := f.Name()
 	defer os.Remove(reqPath)
 	defer os.Remove(reqPath + ".out")
+	defer TrackScratch(reqPath)()
+	defer TrackScratch(reqPath + ".out")()
 	w := bufio.NewWriter(f)
 	err = gob.NewEncoder(w).Encode(childRequest{LibPath: lib, Model: modelPath, Inputs: inputs, Outputs: outputNames, Opt: opt.Session, Runs: opt.Runs, Prealloc: opt.PreallocateOutputs})
 	if err == nil {
@@ -401,7 +403,7 @@ func Measure(modelPath string, inputs []Tensor, outputNames []string, opt Measur
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
-	runErr := cmd.Run()
+	runErr := RunChild(cmd)
 	rf, err := os.Open(reqPath + ".out")
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())

@@ -29,12 +29,14 @@ type Prepared struct {
 	feedAs      map[string]string
 	fetchAs     map[string]string
 	tmpDir      string
+	untrack     func()
 }
 
 // Close removes the prepared copy, if one was written.
 func (p *Prepared) Close() {
 	if p.tmpDir != "" {
 		os.RemoveAll(p.tmpDir)
+		p.untrack()
 		p.tmpDir = ""
 	}
 }
@@ -168,7 +170,7 @@ func PrepareModel(m *onnx.Model) (*Prepared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", m.Path, err)
 	}
-	p.tmpDir = dir
+	p.tmpDir, p.untrack = dir, TrackScratch(dir)
 	p.Path = filepath.Join(dir, "model.onnx")
 	if err := (&onnx.Model{Proto: c}).Save(p.Path); err != nil {
 		p.Close()

@@ -181,6 +181,7 @@ type Session struct {
 	outputNames []string
 	s           *ortgo.DynamicAdvancedSession
 	profileDir  string
+	untrack     func()
 	order       []string
 	timings     []NodeTiming
 }
@@ -215,7 +216,7 @@ func NewSession(modelPath string, inputNames, outputNames []string, opt Options)
 			s.cleanup()
 			return nil, fmt.Errorf("profile directory: %w", err)
 		}
-		s.profileDir = dir
+		s.profileDir, s.untrack = dir, TrackScratch(dir)
 		prefix = filepath.Join(dir, "profile")
 	}
 	so, err := opt.sessionOptions(prefix)
@@ -242,6 +243,7 @@ func (s *Session) NodeNames() []string { return s.prep.NodeNames }
 func (s *Session) cleanup() {
 	if s.profileDir != "" {
 		os.RemoveAll(s.profileDir)
+		s.untrack()
 		s.profileDir = ""
 	}
 	if s.prep != nil {

@@ -11,14 +11,17 @@ import (
 	"syscall"
 
 	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/ort"
 )
 
 // Signals. SIGINT (Ctrl-C) and SIGTERM (a job scheduler) stop every
 // command cleanly: the temporary files of saves in flight are removed and
 // no later save renames a file into place (onnx.StopSaves), so a final
-// name holds either a finished model or nothing; the commands' interrupt
-// hooks run (convert prints what it finished and writes its report, verify
-// removes its scratch directory); the exit status is 128 + the signal's
+// name holds either a finished model or nothing; ONNX Runtime's measuring
+// child processes are killed and their scratch files removed (ort.Stop);
+// the commands' interrupt hooks run (convert prints what it finished and
+// writes its report, verify removes its scratch directory); the exit
+// status is 128 + the signal's
 // number (130, 143). A second signal exits at once, still removing the
 // temporary files.
 
@@ -55,10 +58,12 @@ func handleSignals(stderr io.Writer, exit func(int)) {
 		go func() {
 			<-ch
 			onnx.StopSaves()
+			ort.Stop()
 			fmt.Fprintf(stderr, "recompute: second signal: exiting at once\n")
 			exit(code)
 		}()
 		removed := onnx.StopSaves()
+		ort.Stop() // ONNX Runtime's measuring children and their scratch files
 		for _, h := range pendingHooks() {
 			h()
 		}

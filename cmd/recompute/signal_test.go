@@ -35,8 +35,14 @@ type sigProc struct {
 
 func sigStart(t *testing.T, args ...string) *sigProc {
 	t.Helper()
+	return sigStartEnv(t, nil, args...)
+}
+
+// sigStartEnv is sigStart with more environment variables.
+func sigStartEnv(t *testing.T, env []string, args ...string) *sigProc {
+	t.Helper()
 	p := &sigProc{cmd: exec.Command(os.Args[0], args...), lines: make(chan string, 1000), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), "RECOMPUTE_RUN_MAIN=1")
+	p.cmd.Env = append(append(os.Environ(), "RECOMPUTE_RUN_MAIN=1"), env...)
 	p.cmd.Stderr = &p.stderr
 	r, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -282,4 +288,85 @@ func TestStaleTemporaryRemoved(t *testing.T) {
 	if !strings.Contains(stdout, "removed 1 temporary file(s) of an earlier run that was killed") {
 		t.Errorf("not reported:\n%s", stdout)
 	}
+}
+
+// SIGTERM to verify while ONNX Runtime measures in its child processes:
+// exit 143, and no child process or scratch directory outlives it.
+func TestInterruptVerify(t *testing.T) {
+	vtNeedORT(t)
+	dir := t.TempDir()
+	orig, rw := filepath.Join(dir, "t.onnx"), filepath.Join(dir, "rc.onnx")
+	if code, _, stderr := rwRun(t, "grad", "resnet50", "--batch", "8", "--size", "112", "-o", orig); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := rwRun(t, "rewrite", orig, "-o", rw); code != 0 {
+		t.Fatal(stderr)
+	}
+	tmp := t.TempDir()
+	p := sigStartEnv(t, []string{"TMPDIR=" + tmp}, "verify", orig, rw, "--runs", "3")
+	deadline := time.Now().Add(time.Minute)
+	for sigChildren(t, p.cmd.Process.Pid) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("verify started no child process")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 143 {
+		t.Errorf("exit %d, want 143: %s", code, p.stderr.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := sigOrphans(t); n > 0 {
+		t.Errorf("%d child processes outlived verify", n)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("scratch left in TMPDIR: %v", names)
+	}
+}
+
+// sigChildren counts the processes whose parent is pid.
+func sigChildren(t *testing.T, pid int) int {
+	n := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range procs {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces; parse after ')'.
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(s[i+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			n++
+		}
+	}
+	return n
+}
+
+// sigOrphans counts running processes of this test binary other than
+// this one (the measuring children re-run it).
+func sigOrphans(t *testing.T) int {
+	self, _ := os.Executable()
+	n := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, f := range procs {
+		exe, err := os.Readlink(f)
+		if err != nil || exe != self {
+			continue
+		}
+		if f != "/proc/"+strconv.Itoa(os.Getpid())+"/exe" {
+			n++
+		}
+	}
+	return n
 }

@@ -147,6 +147,7 @@ func Run(ctx context.Context, model string, feeds []ort.Tensor, outputs []string
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	defer ort.TrackScratch(tmp)()
 	script := filepath.Join(tmp, "runner.js")
 	if err := os.WriteFile(script, runnerJS, 0o644); err != nil {
 		return nil, err
@@ -189,7 +190,7 @@ func Run(ctx context.Context, model string, feeds []ort.Tensor, outputs []string
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
+	runErr := ort.RunChild(cmd)
 	if ctx.Err() == context.DeadlineExceeded {
 		return nil, fmt.Errorf("training runtime: %s did not finish within %v (killed)", filepath.Base(model), timeout)
 	}
