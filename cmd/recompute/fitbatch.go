@@ -76,13 +76,12 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 	if *plotDir != "" {
 		opt.CurvePoints = 8
 	}
-	if isTerminal(stderr) && !*jsonOut {
-		opt.Progress = func(s string) { fmt.Fprintf(stderr, "\r\033[Kfit: %s", s) }
+	prog := newProgress(stderr)
+	if prog != nil {
+		opt.Progress = func(s string) { prog.step("fit: %s", s) }
 	}
 	res, err := fit.Search(build, opt)
-	if opt.Progress != nil {
-		fmt.Fprint(stderr, "\r\033[K")
-	}
+	prog.end()
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}

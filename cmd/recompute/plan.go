@@ -68,11 +68,17 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 		if _, _, err := src.planOptions(); err != nil {
 			return err
 		}
+		prog := newProgress(stderr)
+		prog.step("plan %s: loading", source)
 		t, err := rwLoadTraining(source, src)
 		if err != nil {
+			prog.end()
 			return err
 		}
-		if g, p, bc, warnings, planErr = modelPlan(t.model, pf, opt); g == nil {
+		prog.step("plan %s: planning (%s)", source, pf.strategy)
+		g, p, bc, warnings, planErr = modelPlan(t.model, pf, opt)
+		prog.end()
+		if g == nil {
 			return fmt.Errorf("%s: %w", source, planErr)
 		}
 	default:

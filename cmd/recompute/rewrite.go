@@ -34,7 +34,8 @@ type rewriteFlags struct {
 	noWeights bool // built-in networks without weight values (planning only)
 	ortGuard  bool
 	target    string
-	budgetFor string // --budget-model
+	budgetFor string    // --budget-model
+	prog      *progress // rewrite's progress line (nil: none)
 	// planFlags name the flags that shape the output (addRewriteFlags's
 	// own), for the provenance recorded in it.
 	planFlags []string
@@ -268,11 +269,13 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	if err != nil {
 		return res, err
 	}
+	f.prog.step("rewrite %s: loading", in)
 	t, err := rwLoadTraining(in, f)
 	if err != nil {
 		return res, err
 	}
 	res.What = t.what
+	f.prog.step("rewrite %s: planning (%s)", in, f.pf.strategy)
 	inf, err := ops.Infer(t.model, io)
 	if err != nil {
 		return res, fmt.Errorf("%s: infer shapes: %w", in, err)
@@ -304,6 +307,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	a := first
 	if f.budgetModel() == "ort" && first.p.BudgetBytes > 0 {
 		var fr fitResult
+		f.prog.step("rewrite %s: fitting the budget to ONNX Runtime's allocation model", in)
 		a, fr = fitBudget(first, t, inf, f, po)
 		res.Fit = &fr
 		if !fr.Met {
@@ -356,6 +360,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	if err := rwRecordProvenance(rm, in, f, res); err != nil {
 		return res, err
 	}
+	f.prog.step("rewrite %s: saving %s", in, out)
 	if err := rm.Save(out); err != nil {
 		return res, err
 	}
@@ -451,7 +456,9 @@ func runRewrite(args []string, stdout, stderr io.Writer) error {
 	if removed, _ := onnx.RemoveStaleTemps(filepath.Dir(*out)); len(removed) > 0 {
 		fmt.Fprintf(stderr, "recompute rewrite: removed %d temporary file(s) of an earlier run that was killed\n", len(removed))
 	}
+	f.prog = newProgress(stderr)
 	res, err := rewriteFile(in, *out, f)
+	f.prog.end()
 	if err != nil {
 		return err
 	}

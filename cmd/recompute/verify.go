@@ -174,11 +174,16 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return rep.finish(stdout, *asJSON)
 	}
 	mo := ort.MeasureOptions{Session: so, LibPath: lib, Runs: *runs}
+	prog := newProgress(stderr)
+	prog.step("verify: the original in ONNX Runtime (warm-up and %d runs, in a process of its own)", *runs)
 	oOut, oSt, err := ort.Measure(origPath, in, common, mo)
 	if err != nil {
+		prog.end()
 		return fmt.Errorf("original: %w", trainingHint(err))
 	}
+	prog.step("verify: the rewritten model in ONNX Runtime (warm-up and %d runs)", *runs)
 	rOut, rSt, err := ort.Measure(rewrPath, in, common, mo)
+	prog.end()
 	if err != nil {
 		return fmt.Errorf("rewritten: %w", trainingHint(err))
 	}
