@@ -3,6 +3,7 @@ package fit
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/onnx-recompute/recompute/planner"
 )
@@ -95,7 +96,7 @@ func sameShape(a, b *planner.Graph) bool {
 	}
 	for i := range a.Ops {
 		x, y := a.Ops[i], b.Ops[i]
-		if x.Name != y.Name || x.Backward != y.Backward || x.Recomputable != y.Recomputable || !equal(x.Inputs, y.Inputs) || !equal(x.Outputs, y.Outputs) {
+		if x.Name != y.Name || x.Backward != y.Backward || x.Recomputable != y.Recomputable || !slices.Equal(x.Inputs, y.Inputs) || !slices.Equal(x.Outputs, y.Outputs) {
 			return false
 		}
 	}
@@ -112,18 +113,6 @@ func sameSizes(a, b *planner.Graph) bool {
 	}
 	for i := range a.Ops {
 		if math.Abs(a.Ops[i].Cost-b.Ops[i].Cost) > 1e-6*math.Max(1, math.Abs(b.Ops[i].Cost)) {
-			return false
-		}
-	}
-	return true
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
 			return false
 		}
 	}
