@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/onnx-recompute/recompute/internal/testenv"
 )
 
 func TestTempPID(t *testing.T) {
@@ -59,7 +61,7 @@ func deadPID(t *testing.T) int {
 	t.Helper()
 	p, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
 	if err != nil {
-		t.Skipf("no /bin/true to get an unused PID: %v", err)
+		testenv.Missing(t, "no /bin/true to get an unused PID: %v", err)
 	}
 	if _, err := p.Wait(); err != nil {
 		t.Fatal(err)
