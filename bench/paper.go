@@ -57,4 +57,5 @@ var paperDefaults = map[string]sizes{
 	"unet":        {8, 572, 0},
 	"pspnet":      {1, 713, 0},
 	"gpt2":        {8, 0, 1024},
+	"llama":       {8, 0, 1024}, // not in the paper: the tiny preset, gpt2's batch and sequence
 }

@@ -21,8 +21,11 @@ type Options struct {
 	Batch int
 	// Size is the spatial input size (height = width) of the image networks.
 	Size int
-	// Seq is the sequence length of gpt2 (at most 1024, its position table).
+	// Seq is the sequence length of gpt2 (at most 1024, its position table)
+	// and llama (default: its preset's).
 	Seq int
+	// LLM sizes llama (zero: the tiny preset).
+	LLM LLM
 	// NoWeights writes shapes only: every float initializer keeps its name,
 	// type and dims but its data is an external reference to NoWeightsLocation,
 	// a file that does not exist. For planning; not runnable.
@@ -48,12 +51,13 @@ var networks = []network{
 	{"unet", 572, unet},
 	{"pspnet", 713, pspnet},
 	{"gpt2", 0, gpt2},
+	{"llama", 0, llama},
 }
 
 // classAxis names the networks whose logits do not hold the classes on
 // axis 1: gpt2's are [batch, seq, vocab]. Build records it in the model's
 // metadata (key "recompute.class_axis"), which autodiff's cross-entropy reads.
-var classAxis = map[string]int{"gpt2": -1}
+var classAxis = map[string]int{"gpt2": -1, "llama": -1}
 
 // Names returns the names of the built-in networks.
 func Names() []string {
@@ -111,16 +115,28 @@ func construct(name string, opt Options) (n *net, _ Options, err error) {
 	if opt.Batch == 0 {
 		opt.Batch = 1
 	}
+	if name != "llama" && opt.LLM != (LLM{}) {
+		return nil, opt, fmt.Errorf("%s: the preset and layer sizes apply to llama only", name)
+	}
 	if nw.defaultSize == 0 {
 		if opt.Size != 0 {
 			return nil, opt, fmt.Errorf("%s: takes a sequence length (seq), not a size", name)
 		}
 		if opt.Seq == 0 {
 			opt.Seq = 1024
+			if name == "llama" {
+				preset := opt.LLM.Preset
+				if preset == "" {
+					preset = "tiny"
+				}
+				if p, ok := LLMPresets[preset]; ok {
+					opt.Seq = p.Seq
+				}
+			}
 		}
 	} else {
 		if opt.Seq != 0 {
-			return nil, opt, fmt.Errorf("%s: takes a size, not a sequence length (seq applies to gpt2 only)", name)
+			return nil, opt, fmt.Errorf("%s: takes a size, not a sequence length (seq applies to gpt2 and llama)", name)
 		}
 		if opt.Size == 0 {
 			opt.Size = nw.defaultSize

@@ -80,6 +80,9 @@ var references = []struct {
 	{"gpt2", Options{Batch: 2, Seq: 16}, 124_439_808,
 		map[string]int{"LayerNormalization": 25, "MatMul": 72, "Gemm": 1, "Softmax": 12, "Gather": 2, "Where": 12, "Tanh": 12, "Split": 12},
 		[]int64{2, 16, 50257}},
+	{"llama", Options{Batch: 2, Seq: 16}, 125_248,
+		map[string]int{"MatMul": 19, "ReduceMean": 5, "Softmax": 2, "Expand": 4, "Sigmoid": 2, "Where": 2, "Split": 4, "Gather": 1, "Cos": 1, "Sin": 1},
+		[]int64{2, 16, 256}},
 }
 
 func TestReferences(t *testing.T) {
@@ -123,7 +126,7 @@ func TestDefaultShapes(t *testing.T) {
 	want := map[string][]int64{
 		"resnet50": {1, 1000}, "resnet101": {1, 1000}, "resnet152": {1, 1000}, "vgg19": {1, 1000},
 		"densenet161": {1, 1000}, "googlenet": {1, 1000}, "unet": {1, 2, 388, 388},
-		"pspnet": {1, 21, 713, 713}, "gpt2": {1, 1024, 50257},
+		"pspnet": {1, 21, 713, 713}, "gpt2": {1, 1024, 50257}, "llama": {1, 32, 256},
 	}
 	for _, name := range Names() {
 		m, err := Build(name, Options{NoWeights: true})
@@ -149,7 +152,12 @@ func TestBadOptions(t *testing.T) {
 		{"vgg19", Options{Size: 16}, "too small"},
 		{"gpt2", Options{Seq: 2048}, "1024 learned positions"},
 		{"gpt2", Options{Size: 64}, "not a size"},
-		{"resnet50", Options{Seq: 64}, "gpt2 only"},
+		{"resnet50", Options{Seq: 64}, "gpt2 and llama"},
+		{"resnet50", Options{LLM: LLM{Layers: 2}}, "llama only"},
+		{"llama", Options{LLM: LLM{Preset: "70b"}}, "unknown preset"},
+		{"llama", Options{LLM: LLM{Hidden: 60}}, "even width"},
+		{"llama", Options{LLM: LLM{KVHeads: 3}}, "must divide heads"},
+		{"llama", Options{LLM: LLM{Layers: -1}}, "negative"},
 		{"googlenet", Options{Batch: -1}, "negative"},
 	} {
 		_, err := Build(c.name, c.opt)

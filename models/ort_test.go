@@ -80,7 +80,7 @@ func TestForwardORT(t *testing.T) {
 	}
 	initORT(t)
 	for _, r := range references {
-		if r.name == "gpt2" || r.name == "vgg19" { // gpt2: TestGPT2Causal; vgg19: 575 MB of weights, adds nothing
+		if r.name == "gpt2" || r.name == "llama" || r.name == "vgg19" { // gpt2, llama: TestCausal; vgg19: 575 MB of weights, adds nothing
 			continue
 		}
 		t.Run(r.name, func(t *testing.T) {
@@ -105,41 +105,48 @@ func TestForwardORT(t *testing.T) {
 	}
 }
 
-// TestGPT2Causal checks the causal mask in ONNX Runtime: changing the last
-// token changes the logits of the last position only.
-func TestGPT2Causal(t *testing.T) {
+// TestCausal checks the causal mask of gpt2 and llama in ONNX Runtime:
+// changing the last token changes the logits of the last position only.
+func TestCausal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping ONNX Runtime forward passes in -short mode")
 	}
 	initORT(t)
 	const T = 6
-	m, err := Build("gpt2", Options{Batch: 1, Seq: T})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := func(last int64) ort.Tensor {
-		raw := make([]byte, 8*T)
-		for i := range int64(T) {
-			tok := 1000*i + 17
-			if i == T-1 {
-				tok = last
+	for _, c := range []struct {
+		name  string
+		vocab int
+	}{{"gpt2", gptVocab}, {"llama", LLMPresets["tiny"].Vocab}} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := Build(c.name, Options{Batch: 1, Seq: T})
+			if err != nil {
+				t.Fatal(err)
 			}
-			binary.LittleEndian.PutUint64(raw[8*i:], uint64(tok))
-		}
-		return ort.Tensor{Name: "input_ids", Elem: onnxpb.TensorProto_INT64, Dims: []int64{1, T}, Data: raw}
-	}
-	res := runForward(t, m, ids(42), ids(31337))
-	a, b := res[0], res[1]
-	row := gptVocab
-	if !slices.Equal(a[:(T-1)*row], b[:(T-1)*row]) {
-		t.Error("changing the last token changed logits of earlier positions: mask is not causal")
-	}
-	if slices.Equal(a[(T-1)*row:], b[(T-1)*row:]) {
-		t.Error("changing the last token did not change its own logits")
-	}
-	for _, x := range a {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			t.Fatalf("non-finite logit %v", x)
-		}
+			ids := func(last int64) ort.Tensor {
+				raw := make([]byte, 8*T)
+				for i := range int64(T) {
+					tok := (1000*i + 17) % int64(c.vocab)
+					if i == T-1 {
+						tok = last
+					}
+					binary.LittleEndian.PutUint64(raw[8*i:], uint64(tok))
+				}
+				return ort.Tensor{Name: "input_ids", Elem: onnxpb.TensorProto_INT64, Dims: []int64{1, T}, Data: raw}
+			}
+			res := runForward(t, m, ids(42), ids(201))
+			a, b := res[0], res[1]
+			row := c.vocab
+			if !slices.Equal(a[:(T-1)*row], b[:(T-1)*row]) {
+				t.Error("changing the last token changed logits of earlier positions: mask is not causal")
+			}
+			if slices.Equal(a[(T-1)*row:], b[(T-1)*row:]) {
+				t.Error("changing the last token did not change its own logits")
+			}
+			for _, x := range a {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					t.Fatalf("non-finite logit %v", x)
+				}
+			}
+		})
 	}
 }

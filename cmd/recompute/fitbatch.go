@@ -35,7 +35,8 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 	strategy := fs.String("strategy", "approx", "recomputing strategy: approx, chen or exact")
 	dim := fs.String("dim", "", "file input: the symbolic dimension to grow (`NAME`; default: the graph inputs' leading dimension)")
 	size := fs.Int("size", 0, "input size of a built-in image network (default: the paper's)")
-	seq := fs.Int("seq", 0, "sequence length of built-in gpt2 (default 1024)")
+	seq := fs.Int("seq", 0, "sequence length of built-in gpt2 (default 1024) and llama (default: its preset's)")
+	llm := addLLMFlags(fs)
 	grad := fs.Bool("grad", false, "MODEL is a forward file: build its backward graph at each batch")
 	loss := fs.String("loss", "", "name of the loss value (default: found automatically)")
 	out := fs.StringP("output", "o", "", "write the rewritten model at the fitted batch to `OUT`")
@@ -68,7 +69,7 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 		return usagef("--strategy %q: want approx, chen or exact", *strategy)
 	}
 	src := fs.Arg(0)
-	build, err := fitBuilder(src, *size, *seq, *dim, *grad, *loss)
+	build, err := fitBuilder(src, models.Options{Size: *size, Seq: *seq, LLM: *llm}, *dim, *grad, *loss)
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,10 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 		for _, f := range []struct {
 			name, v string
 			set     bool
-		}{{"size", strconv.Itoa(*size), *size > 0}, {"seq", strconv.Itoa(*seq), *seq > 0}, {"loss", *loss, *loss != ""}, {"grad", "true", *grad}} {
+		}{{"size", strconv.Itoa(*size), *size > 0}, {"seq", strconv.Itoa(*seq), *seq > 0}, {"loss", *loss, *loss != ""}, {"grad", "true", *grad},
+			{"preset", llm.Preset, llm.Preset != ""}, {"layers", strconv.Itoa(llm.Layers), llm.Layers > 0}, {"hidden", strconv.Itoa(llm.Hidden), llm.Hidden > 0},
+			{"heads", strconv.Itoa(llm.Heads), llm.Heads > 0}, {"kv-heads", strconv.Itoa(llm.KVHeads), llm.KVHeads > 0}, {"ffn", strconv.Itoa(llm.FFN), llm.FFN > 0},
+			{"vocab", strconv.Itoa(llm.Vocab), llm.Vocab > 0}} {
 			if f.set {
 				rargs = append(rargs, "--"+f.name+"="+f.v)
 			}
@@ -185,7 +189,7 @@ func fitPrint(w io.Writer, src string, r *fit.Result) {
 }
 
 // fitBuilder returns the planner graph of MODEL at any batch.
-func fitBuilder(src string, size, seq int, dim string, grad bool, loss string) (fit.Build, error) {
+func fitBuilder(src string, mo models.Options, dim string, grad bool, loss string) (fit.Build, error) {
 	if _, err := os.Stat(src); err != nil {
 		if !slicesContains(models.Names(), src) {
 			return nil, fmt.Errorf("%s: no such file and not a built-in model (built-in: %s)", src, strings.Join(models.Names(), ", "))
@@ -194,7 +198,9 @@ func fitBuilder(src string, size, seq int, dim string, grad bool, loss string) (
 			return nil, usagef("--dim and --grad apply to files; %s is a built-in network", src)
 		}
 		return func(b int64) (*planner.Graph, error) {
-			fm, err := models.Build(src, models.Options{Batch: int(b), Size: size, Seq: seq, NoWeights: true})
+			o := mo
+			o.Batch, o.NoWeights = int(b), true
+			fm, err := models.Build(src, o)
 			if err != nil {
 				return nil, err
 			}
@@ -205,8 +211,8 @@ func fitBuilder(src string, size, seq int, dim string, grad bool, loss string) (
 			return fitGraph(tm, ops.Options{}, loss)
 		}, nil
 	}
-	if size != 0 || seq != 0 {
-		return nil, usagef("--size and --seq apply to built-in networks; %s is a file", src)
+	if mo.Size != 0 || mo.Seq != 0 || mo.LLM != (models.LLM{}) {
+		return nil, usagef("--size, --seq and the llama sizes apply to built-in networks; %s is a file", src)
 	}
 	m, err := onnx.Load(src)
 	if err != nil {

@@ -19,7 +19,8 @@ const gradSynopsis = `MODEL -o OUT [--loss cross-entropy|mse|sum] [--labels NAME
        [--no-weights] [--dim NAME=N]... [--trainable REGEX]... [--freeze REGEX]... [--check [--ort-lib PATH] [--tolerance X] [--check-params N]]
 
 MODEL is a forward .onnx file or a built-in network name: resnet50, resnet101, resnet152,
-vgg19, densenet161, googlenet, unet, pspnet, gpt2.
+vgg19, densenet161, googlenet, unet, pspnet, gpt2, llama (--preset tiny|1b|7b, --layers,
+--hidden, --heads, --kv-heads, --ffn, --vocab).
 OUT gets the training graph: the loss ("loss") and "<param>_grad" for every trainable
 initializer, in standard ONNX ops (opset 17), written atomically.
 --check runs it in ONNX Runtime on random inputs and compares sampled gradient
@@ -33,7 +34,8 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	classAxis := fs.Int("class-axis", 0, "class axis of the output for cross-entropy (default: the model's recompute.class_axis metadata, else 1; -1 = last, as in [batch, seq, vocab] logits)")
 	batch := fs.Int("batch", 0, "batch size: of a built-in network, or the symbolic leading dim of a file's inputs (default 1 for files)")
 	size := fs.Int("size", 0, "input resolution of a built-in image network (default: the paper's)")
-	seq := fs.Int("seq", 0, "sequence length of built-in gpt2")
+	seq := fs.Int("seq", 0, "sequence length of built-in gpt2 and llama")
+	llm := addLLMFlags(fs)
 	noWeights := fs.Bool("no-weights", false, "built-in network without weight values (tiny file for planning)")
 	dims := fs.StringArray("dim", nil, "bind a symbolic dimension of a file's inputs: NAME=N (repeatable)")
 	trainable := fs.StringArray("trainable", nil, "train only the parameters whose initializer name matches this Go `REGEX` (repeatable; any match trains); the others are frozen: no gradient, and the backward graph holds only what the trained ones need")
@@ -73,7 +75,7 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	m, builtin, err := gradLoad(src, models.Options{Batch: *batch, Size: *size, Seq: *seq, NoWeights: *noWeights})
+	m, builtin, err := gradLoad(src, models.Options{Batch: *batch, Size: *size, Seq: *seq, NoWeights: *noWeights, LLM: *llm})
 	if err != nil {
 		return err
 	}

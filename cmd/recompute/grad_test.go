@@ -71,6 +71,7 @@ func TestGradBuiltins(t *testing.T) {
 		"unet":        {"--size", "188"},
 		"pspnet":      {"--size", "64", "--tolerance", "0.1"},
 		"gpt2":        {"--seq", "8"},
+		"llama":       {"--seq", "8"},
 	}
 	for _, name := range models.Names() {
 		t.Run(name, func(t *testing.T) {

@@ -42,13 +42,51 @@ func readmeExamples(t *testing.T, readme string) []readmeExample {
 		if e.want == nil {
 			continue
 		}
-		if strings.ContainsAny(cmd, `'"\`) {
-			t.Fatalf("README:%d: quoting in an example: split it by hand here", e.line)
+		args, err := readmeWords(cmd)
+		if err != nil {
+			t.Fatalf("README:%d: %v", e.line, err)
 		}
-		e.args = strings.Fields(cmd)
+		e.args = args
 		ex = append(ex, e)
 	}
 	return ex
+}
+
+// readmeWords splits a shell command line into words: spaces separate,
+// single quotes keep everything literally, double quotes too (an example
+// uses no escapes or variables; a backslash outside quotes is an error).
+func readmeWords(cmd string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	in, quote := false, rune(0)
+	for _, r := range cmd {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			w.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == '\\':
+			return nil, fmt.Errorf("a backslash outside quotes in %q", cmd)
+		case r == ' ' || r == '\t':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		default:
+			w.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unclosed quote in %q", cmd)
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words, nil
 }
 
 // Run-dependent figures: seconds ("in 1.23 s", and a Markdown table's

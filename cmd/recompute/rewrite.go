@@ -26,6 +26,7 @@ type rewriteFlags struct {
 	pf        *plannerFlags
 	fs        *pflag.FlagSet
 	size, seq int
+	llm       *models.LLM // built-in llama's sizes
 	grad      bool
 	lossKind  string
 	lossSet   bool     // --grad-loss given explicitly
@@ -73,7 +74,8 @@ func addRewriteFlags(fs *pflag.FlagSet) *rewriteFlags {
 func addSourceFlags(fs *pflag.FlagSet, pf *plannerFlags) *rewriteFlags {
 	f := &rewriteFlags{pf: pf, fs: fs}
 	fs.IntVar(&f.size, "size", 0, "input size (height = width) of a built-in image network (default: the paper's)")
-	fs.IntVar(&f.seq, "seq", 0, "sequence length of built-in gpt2 (default 1024)")
+	fs.IntVar(&f.seq, "seq", 0, "sequence length of built-in gpt2 (default 1024) and llama (default: its preset's)")
+	f.llm = addLLMFlags(fs)
 	fs.BoolVar(&f.grad, "grad", false, "build the backward graph (autodiff) of a forward-only model first")
 	fs.StringVar(&f.lossKind, "grad-loss", "cross-entropy", "loss that --grad appends: "+strings.Join(autodiff.Losses, ", "))
 	fs.StringArrayVar(&f.trainable, "trainable", nil, "with --grad: train only the parameters whose name matches this `REGEX` (repeatable; as for grad)")
@@ -152,7 +154,7 @@ func rwLoadTraining(arg string, f *rewriteFlags) (*rwTraining, error) {
 }
 
 func rwBuildTraining(name string, f *rewriteFlags) (*rwTraining, error) {
-	fm, err := models.Build(name, models.Options{Batch: int(f.pf.batch), Size: f.size, Seq: f.seq, NoWeights: f.noWeights})
+	fm, err := models.Build(name, models.Options{Batch: int(f.pf.batch), Size: f.size, Seq: f.seq, NoWeights: f.noWeights, LLM: *f.llm})
 	if err != nil {
 		return nil, err
 	}
