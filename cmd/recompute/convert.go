@@ -252,13 +252,7 @@ type convertProgress struct {
 }
 
 func newConvertProgress(w io.Writer, total int) *convertProgress {
-	p := &convertProgress{w: w, total: total}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
+	return &convertProgress{w: w, total: total, tty: isTerminal(w)}
 }
 
 func (p *convertProgress) start(rel string) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -191,7 +192,7 @@ func fitPrint(w io.Writer, src string, r *fit.Result) {
 // fitBuilder returns the planner graph of MODEL at any batch.
 func fitBuilder(src string, mo models.Options, dim string, grad bool, loss string) (fit.Build, error) {
 	if _, err := os.Stat(src); err != nil {
-		if !slicesContains(models.Names(), src) {
+		if !slices.Contains(models.Names(), src) {
 			return nil, fmt.Errorf("%s: no such file and not a built-in model (built-in: %s)", src, strings.Join(models.Names(), ", "))
 		}
 		if dim != "" || grad {
@@ -253,23 +254,4 @@ func fitGraph(m *onnx.Model, io ops.Options, loss string) (*planner.Graph, error
 		return nil, fmt.Errorf("%d values that recomputation would touch have unknown sizes (%s): name the dimension to grow with --dim NAME", len(g.Unsized), summarise(g.Unsized, 3))
 	}
 	return g, nil
-}
-
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -93,3 +93,13 @@ func (p *progress) end() {
 	}
 	fmt.Fprint(p.w, "\r\033[K")
 }
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
