@@ -48,7 +48,7 @@ func LLMPresetNames() []string {
 // resolveLLM fills c's zero fields from its preset and checks the sizes.
 func resolveLLM(c LLM) LLM {
 	if c.Preset == "" {
-		c.Preset = "tiny"
+		c.Preset = DefaultPreset
 	}
 	p, ok := LLMPresets[c.Preset]
 	if !ok {

@@ -59,6 +59,25 @@ var networks = []network{
 // metadata (key "recompute.class_axis"), which autodiff's cross-entropy reads.
 var classAxis = map[string]int{"gpt2": -1, "llama": -1}
 
+// DefaultSeq is gpt2's sequence length when Options.Seq is 0: its
+// position table's length.
+const DefaultSeq = gptPositions
+
+// DefaultPreset is llama's size preset when Options.LLM.Preset is empty.
+const DefaultPreset = "tiny"
+
+// DefaultSize returns the input size (height = width) an image network
+// takes when Options.Size is 0, and 0 for a network that takes a sequence
+// length instead (gpt2, llama) or an unknown name.
+func DefaultSize(name string) int {
+	for _, nw := range networks {
+		if nw.name == name {
+			return nw.defaultSize
+		}
+	}
+	return 0
+}
+
 // Names returns the names of the built-in networks.
 func Names() []string {
 	out := make([]string, len(networks))
@@ -123,11 +142,11 @@ func construct(name string, opt Options) (n *net, _ Options, err error) {
 			return nil, opt, fmt.Errorf("%s: takes a sequence length (seq), not a size", name)
 		}
 		if opt.Seq == 0 {
-			opt.Seq = 1024
+			opt.Seq = DefaultSeq
 			if name == "llama" {
 				preset := opt.LLM.Preset
 				if preset == "" {
-					preset = "tiny"
+					preset = DefaultPreset
 				}
 				if p, ok := LLMPresets[preset]; ok {
 					opt.Seq = p.Seq

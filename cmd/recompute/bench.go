@@ -24,13 +24,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	tcBudget := fs.Float64("tc-budget", 0.5, "budget of the TC rows of the main table, as a fraction of the none peak")
 	strategies := fs.String("strategies", "none,chen,approx,exact", "strategies to run, comma-separated")
 	maxLower := fs.Int("max-lower-sets", 0, "run the exact DP only on graphs with at most this many lower sets (0: the planner's default)")
-	batch := fs.Int("batch", 0, "batch size for every built-in network (0: the paper's: 32 classifiers, 8 unet, 1 pspnet, 8 gpt2 and llama)")
-	size := fs.Int("size", 0, "input height and width for every image network (0: the paper's: 224, unet 572, pspnet 713)")
-	seq := fs.Int("seq", 0, "sequence length for gpt2 and llama (0: 1024)")
+	batch := fs.Int("batch", 0, "batch size for every built-in network (0: the paper's: "+describeDefaults(benchDefault(0))+")")
+	size := fs.Int("size", 0, "input height and width for every image network (0: the paper's: "+describeDefaults(benchDefault(1))+")")
+	seq := fs.Int("seq", 0, "sequence length for gpt2 and llama (0: "+describeDefaults(benchDefault(2))+")")
 	sweepSecs := fs.Float64("sweep-seconds", 60, "planning time allowed per sweep curve; budgets beyond it are marked \"not run\"")
 	quick := fs.Bool("quick", false, "fewer budgets in the sweep")
 	measure := fs.Bool("measure", false, "also measure original and rewritten graphs in ONNX Runtime (resnet50, unet, gpt2 at small sizes, see --measure-nets)")
-	measureNets := fs.String("measure-nets", "", "networks and sizes for --measure: NAME:BATCHxSIZE or gpt2:BATCHxSEQ, comma-separated (default resnet50:8x112,unet:1x252,gpt2:2x256)")
+	measureNets := fs.String("measure-nets", "", "networks and sizes for --measure: NAME:BATCHxSIZE, or NAME:BATCHxSEQ for gpt2 and llama, comma-separated (default "+formatMeasureNets(bench.MeasureNets)+")")
 	ortLib := fs.String("ort-lib", "", "path of libonnxruntime.so for --measure (default $ONNXRUNTIME_LIB or scripts/fetch-ort.sh's location)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -129,7 +129,7 @@ func parseMeasureNets(s string) ([]bench.MeasureNet, error) {
 			return nil, fmt.Errorf("unknown model %q", name)
 		}
 		nw := bench.MeasureNet{Name: name, Batch: batch, Size: size}
-		if name == "gpt2" {
+		if models.DefaultSize(name) == 0 { // gpt2, llama: a sequence length
 			nw.Size, nw.Seq = 0, size
 		}
 		out = append(out, nw)
@@ -138,6 +138,28 @@ func parseMeasureNets(s string) ([]bench.MeasureNet, error) {
 		return nil, fmt.Errorf("no networks in %q", s)
 	}
 	return out, nil
+}
+
+// benchDefault returns bench's default batch (field 0), size (1) or
+// sequence length (2) of a network, for describeDefaults.
+func benchDefault(field int) func(string) int {
+	return func(name string) int {
+		b, s, q := bench.DefaultSizes(name)
+		return [3]int{b, s, q}[field]
+	}
+}
+
+// formatMeasureNets writes nets as --measure-nets takes them.
+func formatMeasureNets(nets []bench.MeasureNet) string {
+	parts := make([]string, len(nets))
+	for i, nw := range nets {
+		size := nw.Size
+		if size == 0 {
+			size = nw.Seq
+		}
+		parts[i] = fmt.Sprintf("%s:%dx%d", nw.Name, nw.Batch, size)
+	}
+	return strings.Join(parts, ",")
 }
 
 func splitList(s string) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/onnx-recompute/recompute/bench"
 	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
@@ -42,9 +43,13 @@ func TestParseBudgets(t *testing.T) {
 }
 
 func TestParseMeasureNets(t *testing.T) {
-	got, err := parseMeasureNets("resnet50:8x112, gpt2:1x256")
-	if err != nil || len(got) != 2 || got[0].Batch != 8 || got[0].Size != 112 || got[1].Seq != 256 || got[1].Size != 0 {
-		t.Errorf("parseMeasureNets = %+v, %v", got, err)
+	got, err := parseMeasureNets("resnet50:8x112, gpt2:1x256,llama:2x64")
+	want := []bench.MeasureNet{{Name: "resnet50", Batch: 8, Size: 112}, {Name: "gpt2", Batch: 1, Seq: 256}, {Name: "llama", Batch: 2, Seq: 64}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("parseMeasureNets = %+v, %v; want %+v", got, err, want)
+	}
+	if s := formatMeasureNets(want); s != "resnet50:8x112,gpt2:1x256,llama:2x64" {
+		t.Errorf("formatMeasureNets = %q", s)
 	}
 	for _, bad := range []string{"", "resnet50", "resnet50:0x64", "resnet50:2xa", "x:1x1"} {
 		if _, err := parseMeasureNets(bad); err == nil {

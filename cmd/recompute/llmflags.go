@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -12,7 +14,7 @@ import (
 // per-field overrides (0: the preset's).
 func addLLMFlags(fs *pflag.FlagSet) *models.LLM {
 	c := &models.LLM{}
-	fs.StringVar(&c.Preset, "preset", "", "built-in llama: size preset, "+strings.Join(models.LLMPresetNames(), ", ")+" (default tiny; 1b and 7b have Llama 3.2 1B's and Llama 2 7B's shapes)")
+	fs.StringVar(&c.Preset, "preset", "", "built-in llama: size preset, "+strings.Join(models.LLMPresetNames(), ", ")+" (default "+models.DefaultPreset+"; 1b and 7b have Llama 3.2 1B's and Llama 2 7B's shapes)")
 	fs.IntVar(&c.Layers, "layers", 0, "built-in llama: decoder layers (default: the preset's)")
 	fs.IntVar(&c.Hidden, "hidden", 0, "built-in llama: hidden width (default: the preset's)")
 	fs.IntVar(&c.Heads, "heads", 0, "built-in llama: attention heads (default: the preset's)")
@@ -20,4 +22,34 @@ func addLLMFlags(fs *pflag.FlagSet) *models.LLM {
 	fs.IntVar(&c.FFN, "ffn", 0, "built-in llama: SwiGLU width (default: the preset's)")
 	fs.IntVar(&c.Vocab, "vocab", 0, "built-in llama: vocabulary (default: the preset's)")
 	return c
+}
+
+// Help texts of the built-in networks' size flags, made from the defaults
+// the code uses (package models) so that they cannot drift from them.
+var (
+	sizeUsage = "input size (height = width) of a built-in image network (default: the paper's: " + describeDefaults(models.DefaultSize) + ")"
+	seqUsage  = fmt.Sprintf("sequence length of built-in gpt2 (default %d) and llama (default: its preset's)", models.DefaultSeq)
+)
+
+// describeDefaults describes a per-network default for a help text: the
+// value most networks take, then "NAME VALUE" for the others, leaving out
+// the networks it does not apply to (value 0): "224, unet 572, pspnet 713".
+func describeDefaults(value func(name string) int) string {
+	count := map[int]int{}
+	common := 0
+	for _, name := range models.Names() {
+		if v := value(name); v > 0 {
+			count[v]++
+			if count[v] > count[common] {
+				common = v
+			}
+		}
+	}
+	parts := []string{strconv.Itoa(common)}
+	for _, name := range models.Names() {
+		if v := value(name); v > 0 && v != common {
+			parts = append(parts, fmt.Sprintf("%s %d", name, v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

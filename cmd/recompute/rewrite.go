@@ -73,8 +73,8 @@ func addRewriteFlags(fs *pflag.FlagSet) *rewriteFlags {
 // (built-in sizes, --grad and its loss) beside the planner flags pf.
 func addSourceFlags(fs *pflag.FlagSet, pf *plannerFlags) *rewriteFlags {
 	f := &rewriteFlags{pf: pf, fs: fs}
-	fs.IntVar(&f.size, "size", 0, "input size (height = width) of a built-in image network (default: the paper's)")
-	fs.IntVar(&f.seq, "seq", 0, "sequence length of built-in gpt2 (default 1024) and llama (default: its preset's)")
+	fs.IntVar(&f.size, "size", 0, sizeUsage)
+	fs.IntVar(&f.seq, "seq", 0, seqUsage)
 	f.llm = addLLMFlags(fs)
 	fs.BoolVar(&f.grad, "grad", false, "build the backward graph (autodiff) of a forward-only model first")
 	fs.StringVar(&f.lossKind, "grad-loss", "cross-entropy", "loss that --grad appends: "+strings.Join(autodiff.Losses, ", "))
