@@ -222,6 +222,7 @@ func readmeRun(t *testing.T, e readmeExample, dir, shared string) {
 			t.Fatalf("README:%d: %s does not print (in this order)\n  %s\nit printed:\n%s", e.line, cmd, w, stdout)
 		}
 		if want, ok := readmeMeasuredRatio(w); ok {
+			t.Logf("README:%d: measured %q (README: %q)", e.line, strings.TrimSpace(got[k]), strings.TrimSpace(w))
 			if r, _ := readmeMeasuredRatio(got[k]); math.Abs(r-want) > readmeRatioSlack {
 				t.Errorf("README:%d: %s measured\n  %s\nthe README shows\n  %s\n(ratios more than %.2f apart)", e.line, cmd, got[k], w, readmeRatioSlack)
 			}
