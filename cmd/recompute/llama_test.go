@@ -75,3 +75,18 @@ func BenchmarkPlanLlama7B(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "s/plan")
 	}
 }
+
+// BenchmarkPlanDenseNetBatch4 is issue 14's other planning-speed case, a
+// DenseNet at batch 4 (the built-in densenet161, larger than the
+// DenseNet-121 of the issue): `plan densenet161 --batch 4` (least memory,
+// shapes only), building the training graph and planning.
+// Target: s/plan < 3
+func BenchmarkPlanDenseNetBatch4(b *testing.B) {
+	for b.Loop() {
+		start := time.Now()
+		if code, _, stderr := rwRun(b, "plan", "densenet161", "--batch", "4", "--top", "0"); code != 0 {
+			b.Fatal(stderr)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/plan")
+	}
+}
