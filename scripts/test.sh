@@ -23,6 +23,13 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+step "go mod tidy -diff"
+# go.mod lists the direct dependencies as direct, and go.sum is complete.
+if ! go mod tidy -diff; then
+	echo "go.mod or go.sum is not tidy: run go mod tidy" >&2
+	exit 1
+fi
+
 step "go vet ./..."
 go vet ./...
 
