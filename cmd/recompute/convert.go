@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,14 +20,26 @@ import (
 )
 
 func runConvert(args []string, stdout, stderr io.Writer) error {
-	fset := newFlagSet("convert", "DIR -o OUTDIR [flags]\n\nRewrites every .onnx file under DIR (recursively) into the same place under OUTDIR.", stderr)
+	fset := newFlagSet("convert", "DIR -o OUTDIR [--shard K/N] [flags]\n       recompute convert --merge-reports REPORT... [--report FILE]\n\nRewrites every .onnx file under DIR (recursively) into the same place under OUTDIR.\nWith --shard, N runs (on N machines) share the files; --merge-reports joins their\n--report files into the summary one run would print.", stderr)
 	outDir := fset.StringP("output", "o", "", "write rewritten models under `OUTDIR` (required)")
 	jobs := fset.IntP("jobs", "j", min(runtime.NumCPU(), 4), "convert `N` files at once")
 	reportPath := fset.String("report", "", "also write the results as JSON to `FILE`")
 	resume := fset.Bool("resume", false, "skip a file whose output is up to date: written by this tool from the same input bytes with the same planning flags (recorded in the output's metadata_props)")
+	shardFlag := fset.String("shard", "", "convert only shard `K/N` of the files, K from 0 to N-1 (Kubernetes' JOB_COMPLETION_INDEX): a file's shard is a hash of its path under DIR, so N runs with K = 0…N-1 convert every file exactly once")
+	merge := fset.Bool("merge-reports", false, "merge the --report files given as arguments (the shards of one batch) into one summary table, and with --report into one file")
 	f := addRewriteFlags(fset)
 	if err := parseFlags(fset, args); err != nil {
 		return err
+	}
+	if *merge {
+		if fset.NArg() == 0 {
+			return usagef("--merge-reports: name the report files to merge")
+		}
+		return convertMerge(fset.Args(), *reportPath, stdout)
+	}
+	shard, err := parseShard(*shardFlag)
+	if err != nil {
+		return usagef("--shard: %v", err)
 	}
 	if fset.NArg() != 1 {
 		return usagef("want one DIR argument, got %d; see 'recompute convert --help'", fset.NArg())
@@ -46,6 +60,11 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(files) == 0 {
 		return fmt.Errorf("no .onnx files under %s", dir)
+	}
+	if shard.n > 0 {
+		all := len(files)
+		files = shard.pick(files)
+		fmt.Fprintf(stdout, "shard %d/%d: %d of the %d files under %s\n", shard.k, shard.n, len(files), all, dir)
 	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return fmt.Errorf("output directory: %w", err)
@@ -113,6 +132,81 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d files failed", failed, len(files))
+	}
+	return nil
+}
+
+// convertShard is --shard K/N (n = 0: every file).
+type convertShard struct{ k, n int }
+
+func parseShard(s string) (convertShard, error) {
+	if s == "" {
+		return convertShard{}, nil
+	}
+	ks, ns, ok := strings.Cut(s, "/")
+	k, err1 := strconv.Atoi(ks)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil || n < 1 || k < 0 || k >= n {
+		return convertShard{}, fmt.Errorf("%q: want K/N with N at least 1 and K from 0 to N-1, e.g. 0/4", s)
+	}
+	return convertShard{k, n}, nil
+}
+
+// pick returns the files of this shard: those whose path (with forward
+// slashes, so that every platform agrees) hashes to k modulo n. The hash
+// depends on the path alone, so a file stays in its shard when others are
+// added or removed.
+func (sh convertShard) pick(files []string) []string {
+	var out []string
+	for _, f := range files {
+		h := fnv.New32a()
+		h.Write([]byte(filepath.ToSlash(f)))
+		if int(h.Sum32()%uint32(sh.n)) == sh.k {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// convertMerge merges the reports of a batch's shards: one summary table,
+// and with reportPath one report, as a single run would have written them
+// (results sorted by file). A file in two reports is an error; a failed
+// file makes the exit status 1, as in a batch.
+func convertMerge(paths []string, reportPath string, stdout io.Writer) error {
+	var all []*rewriteResult
+	from := map[string]string{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var results []*rewriteResult
+		if err := json.Unmarshal(data, &results); err != nil {
+			return fmt.Errorf("%s: not a convert report: %w", p, err)
+		}
+		for _, r := range results {
+			if q, ok := from[r.File]; ok {
+				return fmt.Errorf("%s is in two reports (%s and %s): were the shards of different batches?", r.File, q, p)
+			}
+			from[r.File] = p
+		}
+		all = append(all, results...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].File < all[j].File })
+	writeConvertTable(stdout, all)
+	if reportPath != "" {
+		if err := writeConvertReport(reportPath, all, onnx.WriteFileAtomic); err != nil {
+			return err
+		}
+	}
+	failed := 0
+	for _, r := range all {
+		if r.Status != "ok" {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files failed", failed, len(all))
 	}
 	return nil
 }

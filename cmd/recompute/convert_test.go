@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +76,102 @@ func TestConvertCorpus(t *testing.T) {
 		unsized := slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, "of unknown size count 0 bytes") })
 		if unsized != (r.File == filepath.Join("train", "cct_eval_model.onnx")) {
 			t.Errorf("%s: warnings %q", r.File, r.Warnings)
+		}
+	}
+
+	// The same batch in three shards, into the same OUTDIR, as three
+	// machines would run it: each file is converted by exactly one shard,
+	// and the merged reports are the single run's report, timings aside.
+	var shardReports []string
+	seen := map[string]int{}
+	for k := range 3 {
+		rep := filepath.Join(t.TempDir(), fmt.Sprintf("shard%d.json", k))
+		shardReports = append(shardReports, rep)
+		_, stdout, _ := rwRun(t, "convert", src, "-o", out, "--grad", "-j", "2", "--report", rep, "--batch", "8", "--allow-unknown-sizes", "--shard", fmt.Sprintf("%d/3", k))
+		if !strings.Contains(stdout, fmt.Sprintf("shard %d/3: ", k)) {
+			t.Errorf("shard %d/3 does not say which files it took:\n%s", k, stdout)
+		}
+		for _, r := range convertReadReport(t, rep) {
+			seen[r.File]++
+		}
+	}
+	for _, r := range results {
+		if seen[r.File] != 1 {
+			t.Errorf("%s: converted by %d shards, want 1", r.File, seen[r.File])
+		}
+	}
+	if len(seen) != len(results) {
+		t.Errorf("the shards converted %d files, the single run %d", len(seen), len(results))
+	}
+	merged := filepath.Join(t.TempDir(), "merged.json")
+	code, mergeOut, _ := rwRun(t, append([]string{"convert", "--merge-reports", "--report", merged}, shardReports...)...)
+	if code != 1 || !strings.Contains(mergeOut, "| file | nodes |") {
+		t.Errorf("merge: exit %d (want 1: corrupt.onnx failed), output:\n%s", code, mergeOut)
+	}
+	single, joined := convertReadReport(t, report), convertReadReport(t, merged)
+	for _, rs := range [][]rewriteResult{single, joined} {
+		for i := range rs {
+			rs[i].Seconds = 0
+		}
+	}
+	if !reflect.DeepEqual(single, joined) {
+		a, _ := json.MarshalIndent(single, "", " ")
+		b, _ := json.MarshalIndent(joined, "", " ")
+		t.Errorf("merged shard reports differ from the single run's (timings aside):\nsingle %s\nmerged %s", a, b)
+	}
+	if code, _, stderr := rwRun(t, "convert", "--merge-reports", report, report); code != 1 || !strings.Contains(stderr, "in two reports") {
+		t.Errorf("merging a report with itself: exit %d, %q; want a file in two reports", code, stderr)
+	}
+}
+
+func convertReadReport(t *testing.T, path string) []rewriteResult {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []rewriteResult
+	if err := json.Unmarshal(data, &rs); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rs
+}
+
+// --shard K/N splits any list of files into N disjoint parts that cover it,
+// and a file's part does not change when other files come and go.
+func TestConvertShardPick(t *testing.T) {
+	var files []string
+	for i := range 200 {
+		files = append(files, fmt.Sprintf("dir%d/model_%d.onnx", i%7, i))
+	}
+	for _, n := range []int{1, 2, 3, 8} {
+		count := map[string]int{}
+		for k := range n {
+			sh, err := parseShard(fmt.Sprintf("%d/%d", k, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			part := sh.pick(files)
+			if n > 1 && (len(part) < len(files)/n/2 || len(part) > 2*len(files)/n) {
+				t.Errorf("shard %d/%d has %d of %d files", k, n, len(part), len(files))
+			}
+			for _, f := range part {
+				count[f]++
+			}
+			// Stable: the shard of a file does not depend on the others.
+			if got := sh.pick(files[len(files)/2:]); len(got) > 0 && !slices.Contains(part, got[0]) {
+				t.Errorf("shard %d/%d: %s moved when the list shrank", k, n, got[0])
+			}
+		}
+		for _, f := range files {
+			if count[f] != 1 {
+				t.Errorf("N=%d: %s in %d shards", n, f, count[f])
+			}
+		}
+	}
+	for _, bad := range []string{"3/3", "-1/3", "0/0", "1", "a/b", "1/2/3"} {
+		if _, err := parseShard(bad); err == nil {
+			t.Errorf("parseShard(%q) accepted", bad)
 		}
 	}
 }
