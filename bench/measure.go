@@ -82,6 +82,7 @@ func Measure(r *Results, opt MeasureOptions) {
 		r.MeasureNote += " " + err.Error()
 		return
 	}
+	defer ort.TrackScratch(dir)() // removed on SIGINT/SIGTERM too (ort.Stop)
 	defer os.RemoveAll(dir)
 	for _, nw := range nets {
 		t0 := time.Now()

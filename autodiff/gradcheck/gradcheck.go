@@ -230,6 +230,7 @@ func Check(m *onnx.Model, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer ort.TrackScratch(dir)() // removed on SIGINT/SIGTERM too (ort.Stop)
 	defer os.RemoveAll(dir)
 	// Large weights go to one external file both copies share, so the
 	// weights are written once, not once per copy.
