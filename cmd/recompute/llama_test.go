@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -39,27 +38,7 @@ func TestPlanLlama7BFineTune(t *testing.T) {
 // thread, optimisations, arena and memory pattern off): 59.9 -> 40.1 MiB,
 // ratio 0.670 (simulated 0.594); the bound is that plus about 0.08.
 func TestLlamaTinyRewriteVerify(t *testing.T) {
-	vtNeedORT(t)
-	dir := t.TempDir()
-	orig, rw := filepath.Join(dir, "t.onnx"), filepath.Join(dir, "rc.onnx")
-	if code, _, stderr := rwRun(t, "grad", "llama", "--batch", "8", "--seq", "256", "--trainable", `attn\.(q|v)_proj`, "-o", orig); code != 0 {
-		t.Fatalf("grad: %s", stderr)
-	}
-	if code, _, stderr := rwRun(t, "rewrite", orig, "-o", rw); code != 0 {
-		t.Fatalf("rewrite: %s", stderr)
-	}
-	code, stdout, stderr := rwRun(t, "verify", orig, rw, "--session", "controlled", "--runs", "1", "--json")
-	var v e2eVerify
-	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
-		t.Fatalf("verify: exit %d: %v\n%s", code, err, stderr)
-	}
-	if code != 0 || v.Identical != 5 || len(v.Outputs) != 5 {
-		t.Errorf("exit %d, %d of %d outputs identical, want the loss and 4 gradients: %s", code, v.Identical, len(v.Outputs), stderr)
-	}
-	t.Logf("%s: measured peak ratio %.3f, simulated %.3f", v.Session, v.PeakRatio, float64(v.SimRewr)/float64(v.SimOrig))
-	if v.PeakRatio <= 0 || v.PeakRatio > 0.75 {
-		t.Errorf("measured peak ratio %.3f, want at most 0.75", v.PeakRatio)
-	}
+	gradRewriteVerify(t, []string{"llama", "--batch", "8", "--seq", "256", "--trainable", `attn\.(q|v)_proj`}, 5, 0.75)
 }
 
 // BenchmarkPlanLlama7B is issue 14's planning-speed case: `plan llama
