@@ -81,16 +81,24 @@ func gptAttention(n *net, x, mask, p string, B, T int64) string {
 	q = n.transpose(n.reshape(q, q+".heads", B, T, gptHeads, hd), q+".t", 0, 2, 1, 3)
 	k = n.transpose(n.reshape(k, k+".heads", B, T, gptHeads, hd), k+".t", 0, 2, 3, 1)
 	v = n.transpose(n.reshape(v, v+".heads", B, T, gptHeads, hd), v+".t", 0, 2, 1, 3)
-	s := n.matmul(q, k, p+".scores")
-	s = n.binary("Mul", s, n.scalar(float32(1/math.Sqrt(hd))), p+".scaled")
+	y := n.attention(q, k, v, mask, p, hd, B, T, gptWidth)
+	return n.dense(y, p+".c_proj", gptWidth, std)
+}
+
+// attention is scaled dot-product attention over heads, shared by gpt2 and
+// llama: q [B, H, T, hd] times kT [B, H, hd, T], scaled by 1/sqrt(hd),
+// masked (mask true: keep; else -10000), softmax, times v [B, H, T, hd],
+// and the heads merged back into [B, T, width]. Node names start with p.
+func (n *net) attention(q, kT, v, mask, p string, hd, B, T, width int64) string {
+	s := n.matmul(q, kT, p+".scores")
+	s = n.binary("Mul", s, n.scalar(float32(1/math.Sqrt(float64(hd)))), p+".scaled")
 	o := n.b.Op("Where", p+".masked", []string{mask, s, n.scalar(-10000)})
 	s = n.set(o, n.dims(s))
 	o = n.b.Op("Softmax", p+".probs", []string{s}, build.AttrInt("axis", -1))
 	s = n.set(o, n.dims(s))
 	y := n.matmul(s, v, p+".context")
 	y = n.transpose(y, p+".context.t", 0, 2, 1, 3)
-	y = n.reshape(y, p+".merge", B, T, gptWidth)
-	return n.dense(y, p+".c_proj", gptWidth, std)
+	return n.reshape(y, p+".merge", B, T, width)
 }
 
 // gather is an embedding lookup: rows of table picked by int64 indices.
