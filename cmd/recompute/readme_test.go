@@ -17,6 +17,10 @@ type readmeExample struct {
 	line int      // README line of the command
 	args []string // after "recompute"
 	want []string // the lines shown, in order (an example may leave lines out)
+	// stopped lists the files the README shows a signal leaving
+	// unconverted ("^C" in its output, then table rows "interrupted" or
+	// "not started"); see readmeRun.
+	stopped []string
 }
 
 // readmeSession is a README code block: the commands it shows, run one
@@ -28,9 +32,7 @@ type readmeSession struct {
 
 // readmeSessions returns the README's code blocks that show recompute
 // commands. A "$ " line that does not run recompute (scripts/fetch-ort.sh:
-// CI provides ONNX Runtime) is left out, and so is a block that shows a
-// keyboard interrupt (^C; convert's interrupted run: signal_test.go makes
-// the interrupt and checks what convert prints).
+// CI provides ONNX Runtime) is left out.
 func readmeSessions(t *testing.T, readme string) []readmeSession {
 	t.Helper()
 	var out []readmeSession
@@ -40,14 +42,10 @@ func readmeSessions(t *testing.T, readme string) []readmeSession {
 			continue
 		}
 		var s readmeSession
-		interrupted := false
 		var cur *readmeExample
 		j := i + 1
 		for ; j < len(lines) && strings.TrimSpace(lines[j]) != "```"; j++ {
 			l := lines[j]
-			if l == "^C" {
-				interrupted = true
-			}
 			if cmd, ok := strings.CutPrefix(l, "$ "); ok {
 				cur = nil
 				if k := strings.Index(cmd, " #"); k >= 0 {
@@ -70,7 +68,7 @@ func readmeSessions(t *testing.T, readme string) []readmeSession {
 			}
 		}
 		i = j
-		if !interrupted && len(s.steps) > 0 {
+		if len(s.steps) > 0 {
 			s.line = s.steps[0].line
 			out = append(out, s)
 		}
@@ -115,21 +113,22 @@ func readmeWords(cmd string) ([]string, error) {
 	return words, nil
 }
 
-// Run-dependent figures: seconds ("in 1.23 s", and a Markdown table's
-// last column when it is a number: fit's planning seconds), and what
+// Run-dependent figures: seconds ("in 1.23 s", convert's ", 1.23 s", and a
+// Markdown table's seconds column when it is the last or comes just before
+// convert's status), and what
 // verify measures in ONNX Runtime (peaks and times: see readmeMeasured).
 var (
-	readmeSeconds    = regexp.MustCompile(`\bin [0-9]+\.[0-9]+ s\b`)
-	readmeLastColumn = regexp.MustCompile(`\| [0-9]+\.[0-9]+ \|$`)
+	readmeSeconds    = regexp.MustCompile(`(\bin|,) [0-9]+\.[0-9]+ s\b`)
+	readmeLastColumn = regexp.MustCompile(`\| [0-9]+\.[0-9]+ \|( ok \|| skipped [^|]*\|)?$`)
 	readmeMeasured   = regexp.MustCompile(`^(measured peak \(RSS growth\)|  of which the first run|time \(median of [0-9]+ runs\))\s+(\S+(?: [KMGT]iB|s| B)?)\s+(\S+(?: [KMGT]iB|s| B)?)\s+([0-9.]+)$`)
 )
 
 func readmeNormalise(s string) string {
-	s = strings.TrimRight(readmeSeconds.ReplaceAllString(s, "in N s"), " ")
+	s = strings.TrimRight(readmeSeconds.ReplaceAllString(s, "$1 N s"), " ")
 	if m := readmeMeasured.FindStringSubmatch(s); m != nil {
 		return m[1] + " (measured)"
 	}
-	return readmeLastColumn.ReplaceAllString(s, "| N |")
+	return readmeLastColumn.ReplaceAllString(s, "| N |$1")
 }
 
 // readmeMeasuredRatio returns the ratio of a verify line that shows a
@@ -180,6 +179,7 @@ func TestREADMEExamples(t *testing.T) {
 	for _, s := range sessions {
 		t.Run(fmt.Sprintf("%s_line%d", s.steps[len(s.steps)-1].args[0], s.line), func(t *testing.T) {
 			dir := t.TempDir() // outputs (-o, --emit-schedule) land here
+			readmeSetup(t, s.steps[0], dir)
 			for _, e := range s.steps {
 				if e.args[0] == "verify" {
 					vtNeedORT(t)
@@ -211,9 +211,34 @@ func readmeRun(t *testing.T, e readmeExample, dir, shared string) {
 	}
 	got := strings.Split(stdout, "\n")
 	k := 0
+	var stopped []string
+	interrupted := false
 	for _, w := range e.want {
 		if strings.TrimSpace(w) == "..." {
 			continue
+		}
+		if w == "^C" {
+			interrupted = true
+			continue
+		}
+		if interrupted {
+			// The README shows a signal stopping the command: what
+			// it printed before is checked against an uninterrupted
+			// run, and after it only the rows of files that finished.
+			// The files it shows unfinished lose their outputs below,
+			// as the interrupted run would have left them.
+			f := strings.Split(w, "|")
+			if len(f) < 3 {
+				continue
+			}
+			switch strings.TrimSpace(f[len(f)-2]) {
+			case "ok":
+			case "interrupted", "not started":
+				stopped = append(stopped, strings.TrimSpace(f[1]))
+				continue
+			default:
+				continue
+			}
 		}
 		for k < len(got) && !readmeMatches(w, got[k]) {
 			k++
@@ -228,6 +253,44 @@ func readmeRun(t *testing.T, e readmeExample, dir, shared string) {
 			}
 		}
 		k++
+	}
+	if len(stopped) > 0 {
+		out := ""
+		for i, a := range args {
+			if (a == "-o" || a == "--output") && i+1 < len(args) {
+				out = args[i+1]
+			}
+		}
+		if out == "" {
+			t.Fatalf("README:%d: %s shows an interrupted run without -o", e.line, cmd)
+		}
+		for _, f := range stopped {
+			if err := os.Remove(filepath.Join(dir, out, f)); err != nil {
+				t.Fatalf("README:%d: %s: %v", e.line, cmd, err)
+			}
+		}
+	}
+}
+
+// readmeSetup makes the input files an example names but cannot build
+// with a recompute command of its own: convert's example runs on a
+// directory "zoo" of three ResNet-50 training graphs (batch 8, 112x112,
+// m1.onnx to m3.onnx), as its comment says.
+func readmeSetup(t *testing.T, first readmeExample, dir string) {
+	t.Helper()
+	if len(first.args) < 2 || first.args[0] != "convert" || first.args[1] != "zoo" {
+		return
+	}
+	zoo := filepath.Join(dir, "zoo")
+	if err := os.MkdirAll(zoo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m1 := filepath.Join(zoo, "m1.onnx")
+	if code, _, stderr := rwRun(t, "grad", "resnet50", "--batch", "8", "--size", "112", "-o", m1); code != 0 {
+		t.Fatalf("grad: %s", stderr)
+	}
+	for _, m := range []string{"m2.onnx", "m3.onnx"} {
+		rwCopy(t, m1, filepath.Join(zoo, m))
 	}
 }
 
@@ -248,6 +311,10 @@ func TestREADMEMatcher(t *testing.T) {
 		{"session: 1 thread(s), graph optimisations off, arena and memory pattern off, sequential; ...", "session: 1 thread(s), graph optimisations off, arena and memory pattern off, sequential; memory: ...", true, 0},
 		{"session: 1 thread(s), graph optimisations off; ...", "session: 2 thread(s), graph optimisations off; x", false, 0},
 		{"  wrote           r50.onnx (97.48 MiB) in 1.23 s", "  wrote           r50.onnx (97.48 MiB) in 9.87 s", true, 0},
+		{"[1/3] ok      m1.onnx  peak 182.60 MiB -> 127.53 MiB (-30.2%), 4.34 s", "[1/3] ok      m1.onnx  peak 182.60 MiB -> 127.53 MiB (-30.2%), 5.01 s", true, 0},
+		{"[1/3] ok      m1.onnx  peak 182.60 MiB -> 127.53 MiB (-30.2%), 4.34 s", "[1/3] ok      m1.onnx  peak 182.60 MiB -> 127.54 MiB (-30.2%), 4.34 s", false, 0},
+		{"| m1.onnx | 2828 → 8096 | 182.60 MiB | 127.53 MiB | -30.2% | +69.2% | 4.34 | ok |", "| m1.onnx | 2828 → 8096 | 182.60 MiB | 127.53 MiB | -30.2% | +69.2% | 3.99 | ok |", true, 0},
+		{"| m1.onnx | 2828 → 8096 | 182.60 MiB | 127.53 MiB | -30.2% | +69.2% | 4.34 | ok |", "| m1.onnx | 2828 → 8097 | 182.60 MiB | 127.53 MiB | -30.2% | +69.2% | 4.34 | ok |", false, 0},
 	} {
 		if got := readmeMatches(c.want, c.got); got != c.match {
 			t.Errorf("readmeMatches(%q, %q) = %v", c.want, c.got, got)
