@@ -133,6 +133,14 @@ func measureOne(nw MeasureNet, dir, lib string, so ort.Options, opt MeasureOptio
 		return fail(err)
 	}
 	m.SimOrigBytes, m.SimNewBytes = rep.BeforePeakBytes, rep.PeakBytes
+	m.Overhead = rep.OverheadFrac()
+	step := 0.0
+	for _, op := range g.Ops {
+		step += op.Cost
+	}
+	if step > 0 {
+		m.PredictedTimeRatio = 1 + rep.OverheadCost/step
+	}
 	origPath := filepath.Join(dir, nw.Name+".onnx")
 	newPath := filepath.Join(dir, nw.Name+".rc.onnx")
 	if err := train.Save(origPath); err != nil {

@@ -372,9 +372,37 @@ func writeMeasured(w io.Writer, r *Results) {
 	if len(r.Measured) == 0 {
 		return
 	}
-	tableHead(w, "network", "sizes", "plan", "simulated original", "simulated rewritten", "measured original", "measured rewritten", "time original s", "time rewritten s", "outputs identical", "error")
+	tableHead(w, "network", "sizes", "plan", "simulated original", "simulated rewritten", "measured original", "measured rewritten", "peak ratio simulated / measured",
+		"time original s", "time rewritten s", "time ratio predicted (FLOPs) / measured", "outputs identical", "error")
 	for _, m := range r.Measured {
 		tableRow(w, m.Network, m.Sizes, m.Plan, fmtBytes(m.SimOrigBytes), fmtBytes(m.SimNewBytes), fmtBytes(m.PeakOrigBytes), fmtBytes(m.PeakNewBytes),
-			fmtSeconds(m.SecondsOrig), fmtSeconds(m.SecondsNew), fmt.Sprint(m.OutputsIdentical), m.Err)
+			fmtRatios(m.SimNewBytes, m.SimOrigBytes, m.PeakNewBytes, m.PeakOrigBytes),
+			fmtSeconds(m.SecondsOrig), fmtSeconds(m.SecondsNew), fmtTimeRatios(m.PredictedTimeRatio, m.SecondsNew, m.SecondsOrig), fmt.Sprint(m.OutputsIdentical), m.Err)
 	}
+	if len(r.Measured) > 0 {
+		fmt.Fprintf(w, "\nPredicted time ratio: 1 + recomputed FLOPs / the training step's FLOPs (forward and backward); the planner's cost model. Where measured differs, time does not follow FLOPs on this runtime (guards, per-node dispatch, memory-bound recomputed ops).\n")
+	}
+}
+
+// fmtRatios is "a/b / c/d" with three decimals; "—" where a divisor is 0.
+func fmtRatios(a, b, c, d int64) string {
+	r := func(x, y int64) string {
+		if y <= 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.3f", float64(x)/float64(y))
+	}
+	return r(a, b) + " / " + r(c, d)
+}
+
+// fmtTimeRatios is "predicted / measured" time ratios.
+func fmtTimeRatios(predicted, secNew, secOrig float64) string {
+	p, m := "—", "—"
+	if predicted > 0 {
+		p = fmt.Sprintf("%.2f", predicted)
+	}
+	if secOrig > 0 && secNew > 0 {
+		m = fmt.Sprintf("%.2f", secNew/secOrig)
+	}
+	return p + " / " + m
 }

@@ -166,6 +166,11 @@ type Measured struct {
 	PeakNewBytes     int64   `json:"measured_rewritten_bytes"`
 	SecondsOrig      float64 `json:"seconds_original"`
 	SecondsNew       float64 `json:"seconds_rewritten"`
+	// Overhead is the recomputed FLOPs over the forward pass's, and
+	// PredictedTimeRatio the time ratio they predict for a training step:
+	// 1 + recomputed FLOPs / the step's FLOPs (forward and backward).
+	Overhead           float64 `json:"overhead"`
+	PredictedTimeRatio float64 `json:"predicted_time_ratio"`
 	OutputsIdentical bool    `json:"outputs_identical"`
 	Err              string  `json:"error,omitempty"`
 }
