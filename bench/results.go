@@ -157,22 +157,22 @@ type Level struct {
 
 // Measured is one ONNX Runtime measurement of an original and a rewritten model.
 type Measured struct {
-	Network          string  `json:"network"`
-	Sizes            string  `json:"sizes"` // e.g. "batch 2, 64×64"
-	Plan             string  `json:"plan"`
-	SimOrigBytes     int64   `json:"simulated_original_bytes"`
-	SimNewBytes      int64   `json:"simulated_rewritten_bytes"`
-	PeakOrigBytes    int64   `json:"measured_original_bytes"`
-	PeakNewBytes     int64   `json:"measured_rewritten_bytes"`
-	SecondsOrig      float64 `json:"seconds_original"`
-	SecondsNew       float64 `json:"seconds_rewritten"`
+	Network       string  `json:"network"`
+	Sizes         string  `json:"sizes"` // e.g. "batch 2, 64×64"
+	Plan          string  `json:"plan"`
+	SimOrigBytes  int64   `json:"simulated_original_bytes"`
+	SimNewBytes   int64   `json:"simulated_rewritten_bytes"`
+	PeakOrigBytes int64   `json:"measured_original_bytes"`
+	PeakNewBytes  int64   `json:"measured_rewritten_bytes"`
+	SecondsOrig   float64 `json:"seconds_original"`
+	SecondsNew    float64 `json:"seconds_rewritten"`
 	// Overhead is the recomputed FLOPs over the forward pass's, and
 	// PredictedTimeRatio the time ratio they predict for a training step:
 	// 1 + recomputed FLOPs / the step's FLOPs (forward and backward).
 	Overhead           float64 `json:"overhead"`
 	PredictedTimeRatio float64 `json:"predicted_time_ratio"`
-	OutputsIdentical bool    `json:"outputs_identical"`
-	Err              string  `json:"error,omitempty"`
+	OutputsIdentical   bool    `json:"outputs_identical"`
+	Err                string  `json:"error,omitempty"`
 }
 
 // DetectMachine fills Machine from the running system; fields it cannot read
