@@ -2,7 +2,9 @@ package planner
 
 import (
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 )
 
 func benchGraph(preds [][]int) (*Graph, *index, *dag) {
@@ -66,5 +68,59 @@ func BenchmarkMakeApprox600(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(p.PeakBytes)/float64(p.NonePeakBytes), "peak/none")
+	}
+}
+
+// BenchmarkMakeExact30kTC is issue 14's exact-DP case: a whole time-centric
+// plan at a 50% budget with strategy exact over 28,562 lower sets (4
+// parallel chains of 12, the size of the paper's GoogLeNet graph): the
+// budget search's DP runs, schedules, replays and the approx pass exact
+// also runs.
+// Target: s/plan < 20
+func BenchmarkMakeExact30kTC(b *testing.B) {
+	g, _, _ := benchGraph(parallelChains(4, 12))
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		p, err := Make(g, Options{Strategy: "exact", BudgetFrac: 0.5, MaxLowerSets: 1 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/plan")
+		b.ReportMetric(float64(p.PeakBytes)/float64(p.NonePeakBytes), "peak/none")
+	}
+}
+
+// The uncached DP scans a large family's supersets on every CPU; its
+// answers are the sequential scan's, for both objectives and at budgets
+// from the tightest feasible one up.
+func TestParallelScanMatchesSequential(t *testing.T) {
+	_, _, d := benchGraph(parallelChains(4, 8))
+	fam, err := d.exactFamily(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fam)-1 < parallelScan || len(fam) <= maxCachedSets {
+		t.Fatalf("%d lower sets: too few to take the parallel, uncached path", len(fam))
+	}
+	seq, par := newDPModel(d, fam), newDPModel(d, fam)
+	seq.workers, par.workers = 1, 4
+	hi := seq.predict([]int{len(fam) - 1})
+	feasible := 0
+	for _, frac := range []float64{0.55, 0.7, 1} {
+		for _, mc := range []bool{false, true} {
+			B := int64(frac * float64(hi))
+			a, okA := seq.solve(B, mc)
+			b, okB := par.solve(B, mc)
+			if okA != okB || !slices.Equal(a.seq, b.seq) || a.overhead != b.overhead || a.predicted != b.predicted {
+				t.Errorf("budget %.2f, memory-centric %v: sequential %v %+v, parallel %v %+v", frac, mc, okA, a, okB, b)
+			}
+			if okA {
+				feasible++
+			}
+		}
+	}
+	if feasible < 4 {
+		t.Errorf("only %d of 6 solves feasible: the budgets do not test the scan", feasible)
 	}
 }

@@ -36,14 +36,21 @@ type dpModel struct {
 	cache [][]edge // per family index, sorted by peak; nil if not cached
 	// sizeEnd[s] is the first family index whose size exceeds s.
 	sizeEnd []int
+	// workers is how many goroutines scan an uncached step's supersets
+	// (GOMAXPROCS; tests set 1 to compare with the sequential scan).
+	workers int
 }
+
+// parallelScan is the number of candidate supersets from which an
+// uncached DP step scans them on every CPU.
+const parallelScan = 4096
 
 // maxCachedSets bounds the family size whose transitions are kept in
 // memory between DP runs (about |family|²/2 edges of 32 bytes).
 const maxCachedSets = 2500
 
 func newDPModel(d *dag, fam []lowerSet) *dpModel {
-	p := &dpModel{d: d, fam: fam, mem: newWeights(d.mem), t: newWeights(d.t), sizeEnd: make([]int, d.n+2)}
+	p := &dpModel{d: d, fam: fam, mem: newWeights(d.mem), t: newWeights(d.t), sizeEnd: make([]int, d.n+2), workers: runtime.GOMAXPROCS(0)}
 	for _, t := range d.t {
 		p.tmax += t
 	}
@@ -161,6 +168,7 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 		return r
 	}
 	ub := int64(math.MaxInt64) // TC: best overhead of a complete sequence so far
+	workers := p.workers
 	fronts[0] = []frontEntry{{t: 0, m: 0, prev: -1}}
 	for i := range fam {
 		if i > 0 {
@@ -182,21 +190,23 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 		for _, s := range f {
 			minM = min(minM, s.m)
 		}
-		relax := func(e edge) {
+		// relax offers every state of f to e's target; ub is the caller's
+		// bound (TC: the best overhead of a complete sequence it has seen).
+		relax := func(e edge, ub *int64) {
 			r := get(int(e.to))
 			for _, s := range f {
 				if s.m+e.peak > B {
 					continue
 				}
 				t := s.t + int64(e.dt)
-				if !memoryCentric && t > ub {
+				if !memoryCentric && t > *ub {
 					continue
 				}
 				m := s.m + e.dm
 				if m < r.m[t] {
 					r.m[t], r.prev[t], r.prevT[t] = m, int32(i), int32(s.t)
-					if !memoryCentric && int(e.to) == last && t < ub {
-						ub = t
+					if !memoryCentric && int(e.to) == last && t < *ub {
+						*ub = t
 					}
 				}
 			}
@@ -206,21 +216,41 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 				if minM+e.peak > B {
 					break
 				}
-				relax(e)
+				relax(e, &ub)
 			}
 			continue
 		}
 		// Uncached: every superset, skipping those whose new memory alone
 		// (a lower bound of the segment's peak) breaks the budget.
 		Li := &fam[i]
-		for j := p.sizeEnd[Li.size]; j < len(fam); j++ {
-			if fam[j].mem-Li.mem > B-minM || !Li.bits.subsetOf(fam[j].bits) {
-				continue
-			}
-			if e := p.pair(i, j); minM+e.peak <= B {
-				relax(e)
+		scan := func(from, step int, ub *int64) {
+			for j := from; j < len(fam); j += step {
+				if fam[j].mem-Li.mem > B-minM || !Li.bits.subsetOf(fam[j].bits) {
+					continue
+				}
+				if e := p.pair(i, j); minM+e.peak <= B {
+					relax(e, ub)
+				}
 			}
 		}
+		first := p.sizeEnd[Li.size]
+		if workers < 2 || len(fam)-first < parallelScan {
+			scan(first, 1, &ub)
+			continue
+		}
+		// Large families: the supersets are split among the CPUs, each
+		// taking every workers-th one. A target is relaxed by one worker
+		// only, and each keeps its own bound: a weaker bound keeps more
+		// states but never changes the states that reach the optimum, so
+		// the answer is the sequential one.
+		ubs := make([]int64, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			ubs[w] = ub
+			wg.Go(func() { scan(first+w, workers, &ubs[w]) })
+		}
+		wg.Wait()
+		ub = min(ub, slices.Min(ubs))
 	}
 	f := fronts[last]
 	if len(f) == 0 {
