@@ -137,23 +137,6 @@ func sigModels(t *testing.T, n int) string {
 	return dir
 }
 
-// sigReport reads a convert report with the run-dependent fields cleared.
-func sigReport(t *testing.T, path string) []rewriteResult {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rs []rewriteResult
-	if err := json.Unmarshal(data, &rs); err != nil {
-		t.Fatal(err)
-	}
-	for i := range rs {
-		rs[i].Seconds, rs[i].Skipped, rs[i].Out = 0, "", ""
-	}
-	return rs
-}
-
 // SIGINT while convert plans its second file: exit 130, no temporary file,
 // the finished file intact, a summary and a report of what finished, what
 // was interrupted and what did not start. Then --resume converts only the
@@ -181,7 +164,7 @@ func TestInterruptConvertAndResume(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
 	}
-	got := sigReport(t, report)
+	got := convertReport(t, report)
 	if len(got) != 3 || got[0].Status != "ok" || got[0].Clones == 0 || got[1].Status != "interrupted" || got[2].Status != "not started" {
 		t.Errorf("report after the signal: %+v", got)
 	}
@@ -201,14 +184,14 @@ func TestInterruptConvertAndResume(t *testing.T) {
 	if !strings.Contains(stdout, "[1/3] skipped m1.onnx (up to date)") || strings.Count(stdout, "skipped") != 2 { // the line and the table's row
 		t.Errorf("resume did not skip exactly m1:\n%s", stdout)
 	}
-	resumed := sigReport(t, report)
+	resumed := convertReport(t, report)
 
 	fresh := filepath.Join(t.TempDir(), "report.json")
 	if code, _, stderr := rwRun(t, "convert", in, "-o", filepath.Join(t.TempDir(), "out"), "-j", "2", "--report", fresh); code != 0 {
 		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
 	}
 	a, _ := json.Marshal(resumed)
-	b, _ := json.Marshal(sigReport(t, fresh))
+	b, _ := json.Marshal(convertReport(t, fresh))
 	if !bytes.Equal(a, b) {
 		t.Errorf("resumed report differs from an uninterrupted run's:\n%s\n%s", a, b)
 	}
