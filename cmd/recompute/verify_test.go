@@ -7,6 +7,7 @@ import (
 	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -192,5 +193,37 @@ func TestVerifyInputsFile(t *testing.T) {
 	}
 	if d := ort.Compare(&want[0], &outs[0]); !d.Identical {
 		t.Errorf("output differs from output_0.pb: %+v", d)
+	}
+}
+
+// TestORTOrder: ortOrder maps ORT's profile to a topological order of the
+// model: nodes missing from the profile go just before their first reader,
+// and a node ORT ran before its producer (after merging two Transposes,
+// the second reads the first one's input) takes that producer with it.
+func TestORTOrder(t *testing.T) {
+	b := build.New("order")
+	b.Input("x", onnxpb.TensorProto_FLOAT, []int64{2, 3})
+	b.Node("Relu", "r", []string{"x"}, []string{"r"})
+	b.Node("Transpose", "t1", []string{"r"}, []string{"t1"})
+	b.Node("Transpose", "t2", []string{"t1"}, []string{"t2"})
+	b.Node("Neg", "n", []string{"t1"}, []string{"n"})
+	b.Output("t2", onnxpb.TensorProto_FLOAT, []int64{2, 3})
+	b.Output("n", onnxpb.TensorProto_FLOAT, []int64{3, 2})
+	m := &onnx.Model{Proto: build.Model(b.G, 17)}
+	for _, c := range []struct {
+		name     string
+		executed []string
+		want     []int
+	}{
+		{"file order", []string{"r", "t1", "t2", "n"}, []int{0, 1, 2, 3}},
+		{"a fused producer", []string{"r", "t2", "n"}, []int{0, 1, 2, 3}},
+		{"a producer run late", []string{"r", "t2", "t1", "n"}, []int{0, 1, 2, 3}},
+		{"ORT's own order", []string{"r", "t1", "n", "t2"}, []int{0, 1, 3, 2}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := ortOrder(m, c.executed); !slices.Equal(got, c.want) {
+				t.Errorf("ortOrder(%v) = %v, want %v", c.executed, got, c.want)
+			}
+		})
 	}
 }
