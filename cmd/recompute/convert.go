@@ -116,22 +116,27 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	close(next)
 	wg.Wait()
 	prog.finish()
-	results := b.results
+	return convertFinish(b.results, *reportPath, stdout)
+}
 
+// convertFinish ends a batch, or a merge of its shards' reports: the
+// summary table, the report if asked for, and an error naming how many
+// files failed (exit status 1).
+func convertFinish(results []*rewriteResult, reportPath string, stdout io.Writer) error {
+	writeConvertTable(stdout, results)
+	if reportPath != "" {
+		if err := writeConvertReport(reportPath, results, onnx.WriteFileAtomic); err != nil {
+			return err
+		}
+	}
 	failed := 0
 	for _, r := range results {
 		if r.Status != "ok" {
 			failed++
 		}
 	}
-	writeConvertTable(stdout, results)
-	if *reportPath != "" {
-		if err := writeConvertReport(*reportPath, results, onnx.WriteFileAtomic); err != nil {
-			return err
-		}
-	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files failed", failed, len(files))
+		return fmt.Errorf("%d of %d files failed", failed, len(results))
 	}
 	return nil
 }
@@ -193,22 +198,7 @@ func convertMerge(paths []string, reportPath string, stdout io.Writer) error {
 		all = append(all, results...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].File < all[j].File })
-	writeConvertTable(stdout, all)
-	if reportPath != "" {
-		if err := writeConvertReport(reportPath, all, onnx.WriteFileAtomic); err != nil {
-			return err
-		}
-	}
-	failed := 0
-	for _, r := range all {
-		if r.Status != "ok" {
-			failed++
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d files failed", failed, len(all))
-	}
-	return nil
+	return convertFinish(all, reportPath, stdout)
 }
 
 // writeConvertReport writes a batch's results as JSON with write.
