@@ -66,10 +66,10 @@ func hasConstInput(n *onnxpb.NodeProto, konst map[string]bool) bool {
 	return false
 }
 
-// fusionValues returns the values ORT may fuse away: every reader (guards
-// aside) is fusable with the value's producer, and the value is not a graph
-// output. A guard must not read one.
-func fusionValues(g *onnxpb.GraphProto, konst map[string]bool) map[string]bool {
+// fusionValues returns the values ORT may fuse away, each with its
+// producer: every reader (guards aside) is fusable with the producer, and
+// the value is not a graph output. A guard must not read one.
+func fusionValues(g *onnxpb.GraphProto, konst map[string]bool) map[string]*onnxpb.NodeProto {
 	producer := map[string]*onnxpb.NodeProto{}
 	readers := map[string][]*onnxpb.NodeProto{}
 	for _, n := range g.GetNode() {
@@ -90,7 +90,7 @@ func fusionValues(g *onnxpb.GraphProto, konst map[string]bool) map[string]bool {
 	for _, o := range g.GetOutput() {
 		delete(readers, o.GetName())
 	}
-	fv := map[string]bool{}
+	fv := map[string]*onnxpb.NodeProto{}
 	for v, rs := range readers {
 		p := producer[v]
 		if p == nil || konst[v] {
@@ -103,23 +103,97 @@ func fusionValues(g *onnxpb.GraphProto, konst map[string]bool) map[string]bool {
 				break
 			}
 		}
-		fv[v] = all
+		if all {
+			fv[v] = p
+		}
 	}
 	return fv
 }
 
-// fusing reports whether ORT may fuse n with the producer of one of its
-// inputs or with a reader of one of its outputs.
-func fusing(n *onnxpb.NodeProto, fused map[string]bool) bool {
+// checksShapes reports whether n takes part in a fusion that ORT makes only
+// when it knows the dims of its inputs: those whose producer is a MatMul,
+// Gemm or Add (MatMulAddFusion, GemmSumFusion, SkipLayerNormFusion,
+// BiasSoftmax, BiasGelu). Conv and activation fusions do not check them,
+// and a full shape declared on a guarded value costs memory (ORT's memory
+// pattern then plans it: GoogLeNet 112², batch 8, 130.6 → 195.3 MiB), so
+// only these get one.
+func checksShapes(n *onnxpb.NodeProto, fused map[string]*onnxpb.NodeProto) bool {
+	checked := func(p *onnxpb.NodeProto) bool {
+		switch p.GetOpType() {
+		case "MatMul", "FusedMatMul", "Gemm", "Add":
+			return true
+		}
+		return false
+	}
 	for _, v := range n.GetInput() {
-		if fused[v] {
+		if p := fused[v]; p != nil && checked(p) {
 			return true
 		}
 	}
 	for _, v := range n.GetOutput() {
-		if fused[v] {
+		if fused[v] != nil && checked(n) {
 			return true
 		}
 	}
 	return false
+}
+
+// rankNeeded returns a test of whether a node's outputs flow into a fusion
+// that ORT makes only when it knows its operands' ranks or shapes: one whose
+// producer is a MatMul, Gemm, Add, Mul or Div (MatMulScaleFusion checks that
+// the scaled operand has a rank; MatMulAdd, GemmSum, SkipLayerNorm and the
+// bias fusions check dims). Shape inference finds a value's rank from its
+// producer's inputs, so every ancestor of such a fusion's operands counts.
+//
+// The test takes the node to guard and its guarded input.
+func rankNeeded(g *onnxpb.GraphProto, fused map[string]*onnxpb.NodeProto) func(n *onnxpb.NodeProto, x string) bool {
+	producer := map[string]*onnxpb.NodeProto{}
+	readers := map[string][]*onnxpb.NodeProto{}
+	for _, n := range g.GetNode() {
+		for _, o := range n.GetOutput() {
+			if o != "" {
+				producer[o] = n
+			}
+		}
+		for _, in := range n.GetInput() {
+			readers[in] = append(readers[in], n)
+		}
+	}
+	need := map[string]bool{}
+	var stack []string
+	mark := func(n *onnxpb.NodeProto) {
+		for _, in := range n.GetInput() {
+			if in != "" && !need[in] {
+				need[in] = true
+				stack = append(stack, in)
+			}
+		}
+	}
+	for v, p := range fused {
+		switch p.GetOpType() {
+		case "MatMul", "FusedMatMul", "Gemm", "Add", "Mul", "Div":
+			mark(p)
+			for _, c := range readers[v] {
+				mark(c)
+			}
+		}
+	}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if p := producer[v]; p != nil {
+			mark(p)
+		}
+	}
+	return func(n *onnxpb.NodeProto, x string) bool {
+		if need[x] {
+			return true
+		}
+		for _, o := range n.GetOutput() {
+			if need[o] {
+				return true
+			}
+		}
+		return false
+	}
 }
