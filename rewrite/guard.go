@@ -20,7 +20,7 @@ import (
 // default-domain opset 10 get no guards.
 func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
 	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) {
-		return ortorder.Enforce(g, e.opset, ortorder.Options{Hold: e.lostReaders(g)})
+		return ortorder.Enforce(g, e.opset, ortorder.Options{Hold: e.lostReaders(g), Must: e.isClone})
 	})
 }
 
@@ -31,15 +31,18 @@ func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
 // back into the original, and with it the rest of its recompute chain.
 func (e *emitter) guardClones(og *onnxpb.GraphProto) error {
 	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) {
-		return ortorder.Enforce(g, e.opset, ortorder.Options{Hold: e.lostReaders(g), Pick: func(n *onnxpb.NodeProto) bool {
-			for _, o := range n.GetOutput() {
-				if _, ok := e.cloneOf[o]; ok {
-					return true
-				}
-			}
-			return false
-		}})
+		return ortorder.Enforce(g, e.opset, ortorder.Options{Hold: e.lostReaders(g), Pick: e.isClone, Must: e.isClone})
 	})
+}
+
+// isClone reports whether n is a recomputation clone.
+func (e *emitter) isClone(n *onnxpb.NodeProto) bool {
+	for _, o := range n.GetOutput() {
+		if _, ok := e.cloneOf[o]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // lostReaders returns the recomputed values that og reads fewer times than

@@ -66,6 +66,11 @@ func GuardNodes(g *onnxpb.GraphProto, opset int64, pick func(*onnxpb.NodeProto) 
 type Options struct {
 	From int                          // chain only the nodes from this index on (EnforceOrder)
 	Pick func(*onnxpb.NodeProto) bool // if set, guard only these nodes (GuardNodes); ORT's order is otherwise its own
+	// Must selects nodes that are guarded even where every value they
+	// could wait on or be guarded through is one ORT may fuse: clones,
+	// which ORT's CSE would otherwise merge back into their originals (a
+	// lost fusion costs last bits; a merged clone costs the saving).
+	Must func(*onnxpb.NodeProto) bool
 	// Hold names values that must keep a reader besides the ones they have
 	// in g: a rewrite moved some of their readers to clones, and with one
 	// reader left ORT would fuse the value's producer into it where it did
@@ -185,11 +190,23 @@ func Enforce(g *onnxpb.GraphProto, opset int64, opt Options) (Stats, error) {
 		if in >= 0 && konst[n.Input[in]] && !allConst {
 			in = -1 // every value n computes on is one ORT may fuse into it
 		}
+		must := opt.Must != nil && opt.Must(n)
+		if in < 0 && must {
+			for k, v := range n.GetInput() {
+				if v != "" && (in < 0 || konst[n.Input[in]] && !konst[v]) {
+					in = k
+				}
+			}
+		}
 		want := !chained && i >= from
 		if (want || len(pending) > 0) && in >= 0 && !isAlias(n) {
 			var empties []string
 			if want {
-				if yv, exact := trigger(); yv != "" {
+				yv, exact := trigger()
+				if yv == "" && must {
+					yv = firstOutput(prev)
+				}
+				if yv != "" {
 					empties = append(empties, empty(yv))
 					if !exact {
 						st.Relaxed++
