@@ -19,9 +19,7 @@ import (
 // model are copied first (inputs only: attributes stay shared). Models below
 // default-domain opset 10 get no guards.
 func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
-	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) {
-		return ortorder.Enforce(g, e.opset, ortorder.Options{Hold: e.lostReaders(g), Must: e.isClone})
-	})
+	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) { return ortorder.EnforceOrder(g, e.opset, 0) })
 }
 
 // guardClones guards only the clones, each on the node before it: ORT keeps
@@ -31,58 +29,15 @@ func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
 // back into the original, and with it the rest of its recompute chain.
 func (e *emitter) guardClones(og *onnxpb.GraphProto) error {
 	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) {
-		return ortorder.Enforce(g, e.opset, ortorder.Options{Hold: e.lostReaders(g), Pick: e.isClone, Must: e.isClone})
-	})
-}
-
-// isClone reports whether n is a recomputation clone.
-func (e *emitter) isClone(n *onnxpb.NodeProto) bool {
-	for _, o := range n.GetOutput() {
-		if _, ok := e.cloneOf[o]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-// lostReaders returns the recomputed values that og reads fewer times than
-// the input graph did: clones took over some of their readers. ORT fuses a
-// producer into its reader only when that is the value's one reader, so a
-// value left with one reader may be fused in the rewrite and not in the
-// original (the last residual Add into GPT-2's final LayerNormalization,
-// docs/ORT.md); ortorder gives such values a guard read (Options.Hold).
-func (e *emitter) lostReaders(og *onnxpb.GraphProto) map[string]bool {
-	orig := map[string]bool{}
-	for _, o := range e.cloneOf {
-		orig[o] = true
-	}
-	count := func(g *onnxpb.GraphProto) map[string]int {
-		c := map[string]int{}
-		for _, n := range g.GetNode() {
-			if isGuard(n) {
-				continue
-			}
-			for _, in := range n.GetInput() {
-				if orig[in] {
-					c[in]++
+		return ortorder.GuardNodes(g, e.opset, func(n *onnxpb.NodeProto) bool {
+			for _, o := range n.GetOutput() {
+				if _, ok := e.cloneOf[o]; ok {
+					return true
 				}
 			}
-		}
-		for _, o := range g.GetOutput() {
-			if orig[o.GetName()] {
-				c[o.GetName()]++
-			}
-		}
-		return c
-	}
-	before, after := count(e.src), count(og)
-	hold := map[string]bool{}
-	for v, k := range before {
-		if after[v] < k {
-			hold[v] = true
-		}
-	}
-	return hold
+			return false
+		})
+	})
 }
 
 // guard runs add (EnforceOrder or GuardNodes) on og and declares the
@@ -146,12 +101,7 @@ func (e *emitter) guard(og *onnxpb.GraphProto, add func(*onnxpb.GraphProto) (ort
 			// values ONNX Runtime measured about 170 MiB more on ResNet-50
 			// (batch 8, 224×224, budget 50%: peak ratio 0.66 instead of 0.45;
 			// docs/ORT.md), and shapes stay inferable through the guard.
-			// The exception is a value read by a node ORT may fuse
-			// (ortorder's Stats.Shaped): ORT fuses only inputs whose shapes
-			// it knows, and unfused kernels round differently.
-			if !st.Shaped[y] {
-				vi = elemTypeOnly(vi)
-			}
+			vi = elemTypeOnly(vi)
 			og.ValueInfo = append(og.ValueInfo, vi)
 			known[y] = vi.Type
 		}
