@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -19,7 +20,9 @@ import (
 // model are copied first (inputs only: attributes stay shared). Models below
 // default-domain opset 10 get no guards.
 func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
-	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) { return ortorder.EnforceOrder(g, e.opset, 0) })
+	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) {
+		return ortorder.Enforce(g, e.opset, ortorder.Options{Hold: e.lostReaders(g), Must: e.isClone})
+	})
 }
 
 // guardClones guards only the clones, each on the node before it: ORT keeps
@@ -29,15 +32,58 @@ func (e *emitter) enforceORTOrder(og *onnxpb.GraphProto) error {
 // back into the original, and with it the rest of its recompute chain.
 func (e *emitter) guardClones(og *onnxpb.GraphProto) error {
 	return e.guard(og, func(g *onnxpb.GraphProto) (ortorder.Stats, error) {
-		return ortorder.GuardNodes(g, e.opset, func(n *onnxpb.NodeProto) bool {
-			for _, o := range n.GetOutput() {
-				if _, ok := e.cloneOf[o]; ok {
-					return true
+		return ortorder.Enforce(g, e.opset, ortorder.Options{Hold: e.lostReaders(g), Pick: e.isClone, Must: e.isClone})
+	})
+}
+
+// isClone reports whether n is a recomputation clone.
+func (e *emitter) isClone(n *onnxpb.NodeProto) bool {
+	for _, o := range n.GetOutput() {
+		if _, ok := e.cloneOf[o]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// lostReaders returns the recomputed values that og reads fewer times than
+// the input graph did: clones took over some of their readers. ORT fuses a
+// producer into its reader only when that is the value's one reader, so a
+// value left with one reader may be fused in the rewrite and not in the
+// original (the last residual Add into GPT-2's final LayerNormalization,
+// docs/ORT.md); ortorder gives such values a guard read (Options.Hold).
+func (e *emitter) lostReaders(og *onnxpb.GraphProto) map[string]bool {
+	orig := map[string]bool{}
+	for _, o := range e.cloneOf {
+		orig[o] = true
+	}
+	count := func(g *onnxpb.GraphProto) map[string]int {
+		c := map[string]int{}
+		for _, n := range g.GetNode() {
+			if isGuard(n) {
+				continue
+			}
+			for _, in := range n.GetInput() {
+				if orig[in] {
+					c[in]++
 				}
 			}
-			return false
-		})
-	})
+		}
+		for _, o := range g.GetOutput() {
+			if orig[o.GetName()] {
+				c[o.GetName()]++
+			}
+		}
+		return c
+	}
+	before, after := count(e.src), count(og)
+	hold := map[string]bool{}
+	for v, k := range before {
+		if after[v] < k {
+			hold[v] = true
+		}
+	}
+	return hold
 }
 
 // guard runs add (EnforceOrder or GuardNodes) on og and declares the
@@ -101,9 +147,38 @@ func (e *emitter) guard(og *onnxpb.GraphProto, add func(*onnxpb.GraphProto) (ort
 			// values ONNX Runtime measured about 170 MiB more on ResNet-50
 			// (batch 8, 224×224, budget 50%: peak ratio 0.66 instead of 0.45;
 			// docs/ORT.md), and shapes stay inferable through the guard.
-			vi = elemTypeOnly(vi)
+			// The exception is a value read by a node ORT may fuse
+			// (ortorder's Stats.Shaped): ORT fuses only inputs whose shapes
+			// it knows, and unfused kernels round differently.
+			switch {
+			case st.Shaped[y]:
+			default:
+				vi = elemTypeOnly(vi)
+			}
 			og.ValueInfo = append(og.ValueInfo, vi)
 			known[y] = vi.Type
+		}
+	}
+	// Values whose rank a fusion needs (ortorder's Stats.Ranked) get it
+	// declared, with unknown dims, unless the model declares them already.
+	for _, v := range slices.Sorted(maps.Keys(st.Ranked)) {
+		if known[v] != nil {
+			continue
+		}
+		var vi *onnxpb.ValueInfoProto
+		if w := e.vinfo[v]; w != nil && w.Type != nil {
+			vi = w
+		} else {
+			orig := v
+			if o, ok := e.cloneOf[v]; ok {
+				orig = o
+			}
+			vi = inferredInfo(e.inferred, orig, v)
+		}
+		if vi != nil {
+			vi = rankOnly(vi)
+			og.ValueInfo = append(og.ValueInfo, vi)
+			known[v] = vi.Type
 		}
 	}
 	e.origin = e.origin[:0]
@@ -132,5 +207,22 @@ func elemTypeOnly(vi *onnxpb.ValueInfoProto) *onnxpb.ValueInfoProto {
 	}
 	return &onnxpb.ValueInfoProto{Name: vi.Name, Type: &onnxpb.TypeProto{
 		Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: tt.ElemType}},
+	}}
+}
+
+// rankOnly returns vi with its dims unknown (a tensor type keeps its element
+// type and rank; other types, and tensors of unknown rank, are returned as
+// they are).
+func rankOnly(vi *onnxpb.ValueInfoProto) *onnxpb.ValueInfoProto {
+	tt := vi.GetType().GetTensorType()
+	if tt == nil || tt.Shape == nil {
+		return vi
+	}
+	shape := &onnxpb.TensorShapeProto{Dim: make([]*onnxpb.TensorShapeProto_Dimension, len(tt.Shape.Dim))}
+	for i := range shape.Dim {
+		shape.Dim[i] = &onnxpb.TensorShapeProto_Dimension{}
+	}
+	return &onnxpb.ValueInfoProto{Name: vi.Name, Type: &onnxpb.TypeProto{
+		Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: tt.ElemType, Shape: shape}},
 	}}
 }

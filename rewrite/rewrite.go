@@ -9,6 +9,7 @@ import (
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/onnx/ops"
+	"github.com/onnx-recompute/recompute/ort/ortorder"
 	"github.com/onnx-recompute/recompute/planner"
 	"google.golang.org/protobuf/proto"
 )
@@ -45,6 +46,11 @@ type Report struct {
 	Unscheduled        int // nodes the schedule never ran, kept at the end
 
 	OverheadCost float64 // sum of the cloned ops' costs (planner units, FLOPs)
+	// FusionClones counts the clones the plan did not ask for: producers
+	// recomputed with a clone that ONNX Runtime fuses them into, so that
+	// the original pair still fuses (keepFusions; target ort only). They
+	// are among Clones and count in OverheadCost.
+	FusionClones int
 	ForwardCost  float64 // sum of the forward ops' costs
 
 	BeforePeakBytes int64 // simulated transient peak of the input's node order (as written, with Options.BaseOrder)
@@ -90,7 +96,11 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	}
 	e := newEmitter(m, g)
 	e.inferred = opt.Inferred
-	if err := e.walk(p.Schedule); err != nil {
+	sched := p.Schedule
+	if opt.ORTGuard {
+		sched, e.report.FusionClones = keepFusions(g, sched, ortorder.FusedInputs(src), ortorder.Unguarded(src))
+	}
+	if err := e.walk(sched); err != nil {
 		return nil, nil, fmt.Errorf("rewrite: %w", err)
 	}
 

@@ -5,7 +5,6 @@ import (
 	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/onnx-recompute/recompute/ort"
@@ -24,9 +23,6 @@ type e2eCase struct {
 	// memory pattern on, default threads: what users run). 0 = only require a
 	// reduction (simulated) / log (measured).
 	simRatio, measuredRatio, defaultsRatio float64
-	// Under ORT's defaults the outputs may differ in the last bits, and
-	// only because ORT fused the two graphs differently (verify's cause).
-	fusedDiffers bool
 }
 
 var e2eCases = []e2eCase{
@@ -45,14 +41,15 @@ var e2eCases = []e2eCase{
 	// The sizes of issue 5's "Done when", budgets as users give them (for
 	// ORT's modelled peak: rewrite's --budget-model ort). Bounds: measured
 	// in this test plus about 0.05: controlled / defaults ResNet-50 0.559 /
-	// 0.503 (the budget fitted in ORT's model: 7 plans), GPT-2 0.486 / 0.490
-	// (its outputs differ under the defaults only through ORT's fusions),
+	// 0.503 (the budget fitted in ORT's model: 7 plans), GPT-2 0.43 / 0.64
+	// (identical under the defaults since the guards leave ORT's fusions
+	// alone; the CPU arena then held more: 0.49 before, docs/ORT.md),
 	// U-Net 0.533 / 0.615 (no plan meets the budget in ORT's model; the
 	// first is kept). Under the defaults ORT's CPU arena holds more than the
 	// live tensors; in both settings its allocation planner keeps dead
 	// buffers for later tensors of their size (docs/ORT.md).
 	{name: "resnet50", args: []string{"--batch", "8", "--size", "224", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.61, defaultsRatio: 0.56},
-	{name: "gpt2", args: []string{"--batch", "2", "--seq", "512", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.55, defaultsRatio: 0.55, fusedDiffers: true},
+	{name: "gpt2", args: []string{"--batch", "2", "--seq", "512", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.55, defaultsRatio: 0.72},
 	// U-Net at the paper's input size, batch 2 (the paper's is 8): at batch
 	// 1 the weight gradients (118 MiB) keep the least peak just above 50%.
 	{name: "unet", args: []string{"--size", "572", "--batch", "2", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.58, defaultsRatio: 0.67},
@@ -124,13 +121,7 @@ func TestE2E(t *testing.T) {
 				if err := json.Unmarshal([]byte(stdout), &v); err != nil {
 					t.Fatalf("verify --session %s: exit %d: %v\n%s%s", session, code, err, stderr, stdout)
 				}
-				switch {
-				case session == "default" && tc.fusedDiffers && v.Identical < len(v.Outputs):
-					if !strings.HasPrefix(v.Cause, "graph optimisation") {
-						t.Errorf("--session default: %d of %d outputs bit-identical, cause %q: want ORT's fusions named", v.Identical, len(v.Outputs), v.Cause)
-					}
-					t.Logf("--session default: %d of %d outputs bit-identical; cause: %s", v.Identical, len(v.Outputs), v.Cause)
-				case code != 0 || v.Identical == 0 || v.Identical != len(v.Outputs):
+				if code != 0 || v.Identical == 0 || v.Identical != len(v.Outputs) {
 					t.Errorf("--session %s: exit %d, %d of %d outputs bit-identical; cause: %s", session, code, v.Identical, len(v.Outputs), v.Cause)
 				}
 				sim := float64(v.SimRewr) / float64(v.SimOrig)

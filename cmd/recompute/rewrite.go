@@ -221,6 +221,7 @@ type rewriteResult struct {
 	NodesBefore     int     `json:"nodes_before"`
 	Nodes           int     `json:"nodes"`
 	Clones          int     `json:"clones"`
+	FusionClones    int     `json:"fusion_clones,omitempty"` // of Clones: producers recomputed so that ORT's fusions stay as in the input
 	Guards          int     `json:"guards"`
 	Unchanged       bool    `json:"unchanged,omitempty"` // nothing lowered the peak: the graph as it was read
 	BeforePeakBytes int64   `json:"peak_before_bytes"`
@@ -319,6 +320,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	p, bc, rm, rep := a.p, a.bc, a.rm, a.rep
 	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = bc.Used, bc.FilePeakBytes, bc.ORTPeakBytes
 	res.NodesBefore, res.Nodes, res.Clones, res.Guards = rep.NodesBefore, rep.Nodes, rep.Clones, rep.Guards
+	res.FusionClones = rep.FusionClones
 	res.Unchanged = rep.Unchanged
 	res.BeforePeakBytes, res.PeakBytes = rep.BeforePeakBytes, rep.PeakBytes
 	res.BeforeORTPeak, res.ORTPeak = rep.BeforeORTPeakBytes, rep.ORTPeakBytes
@@ -492,7 +494,11 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 	if r.Unchanged {
 		fmt.Fprintf(w, "  nodes           %d, unchanged: no plan lowers the simulated peak below the original's (with --target ort: in the order ORT runs it), so the graph is written as it was read\n", r.Nodes)
 	} else {
-		fmt.Fprintf(w, "  nodes           %d -> %d (%d clones, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, r.Guards)
+		fused := ""
+		if r.FusionClones > 0 {
+			fused = fmt.Sprintf(", %d of them so that ORT fuses as in the input", r.FusionClones)
+		}
+		fmt.Fprintf(w, "  nodes           %d -> %d (%d clones%s, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, fused, r.Guards)
 	}
 	fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s); %s against the lower\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak), rwFmtChange(r.Reduction))
 	fmt.Fprintf(w, "  transient peak  %s -> %s, simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes))

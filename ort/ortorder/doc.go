@@ -9,6 +9,8 @@
 //
 // Promise: EnforceOrder never changes a value any node computes, the
 // graph's inputs, outputs or initializers; it only adds guard nodes (named
-// "recompute/guard_order/…") whose outputs are empty tensors, shapes, or
-// aliases (Reshape to the same shape) of existing values.
+// "recompute/guard_order/…") whose outputs are empty tensors, zero scalars,
+// shapes, or aliases (Reshape to the same shape) of existing values. A
+// guard never reads a value that ORT's graph transformers may fuse away
+// (fuse.go), so ORT fuses a guarded graph as it fuses the unguarded one.
 package ortorder

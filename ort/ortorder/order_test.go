@@ -2,6 +2,7 @@ package ortorder
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/onnx-recompute/recompute/onnx/build"
@@ -62,4 +63,152 @@ func TestEnforceOrder(t *testing.T) {
 	if _, err := EnforceOrder(chain(), 9, 0); err == nil {
 		t.Error("opset 9 accepted")
 	}
+}
+
+// TestEnforceKeepsFusions: guards never read a value ORT may fuse away
+// (as trigger or as guarded input), never turn a constant into a computed
+// value, and a held value that lost readers gets one guard read.
+func TestEnforceKeepsFusions(t *testing.T) {
+	f32 := onnxpb.TensorProto_FLOAT
+	scalar := func(b *build.Graph, name string) {
+		b.Initializer(build.Float32s(name, nil, []float32{0.125}))
+	}
+	cases := []struct {
+		name  string
+		graph func() *build.Graph
+		hold  []string
+		check func(t *testing.T, g *onnxpb.GraphProto, st Stats)
+	}{
+		{"trigger skips a scale folded into MatMul", func() *build.Graph {
+			b := build.New("scale")
+			b.Input("x", f32, []int64{4, 4})
+			b.Input("k", f32, []int64{4, 4})
+			scalar(b, "c")
+			b.Node("Relu", "a", []string{"x"}, []string{"a"})
+			b.Node("Mul", "s", []string{"a", "c"}, []string{"s"})
+			b.Node("Transpose", "t", []string{"k"}, []string{"t"})
+			b.Node("MatMul", "m", []string{"s", "t"}, []string{"m"})
+			b.Output("m", f32, []int64{4, 4})
+			return b
+		}, nil, func(t *testing.T, g *onnxpb.GraphProto, st Stats) {
+			if r := guardReaders(g, "s"); len(r) > 0 {
+				t.Errorf("guards %v read s, which ORT folds into the MatMul", r)
+			}
+			if r := guardReaders(g, "a"); len(r) == 0 {
+				t.Error("t is not chained after a, the latest value safe to read")
+			}
+			if st.Relaxed != 1 {
+				t.Errorf("stats %+v, want 1 relaxed", st)
+			}
+			// The scale's operand is declared with its rank (Stats.Ranked).
+			if !st.Ranked["a"] || len(st.Ranked) != 1 {
+				t.Errorf("ranked %v, want a (the scale's operand)", st.Ranked)
+			}
+		}},
+		{"guarded input avoids MatMul+Add", func() *build.Graph {
+			b := build.New("bias")
+			b.Input("x", f32, []int64{4, 4})
+			b.Input("y", f32, []int64{4, 4})
+			b.Initializer(build.Float32s("w", []int64{4, 4}, make([]float32, 16)))
+			b.Node("MatMul", "p", []string{"x", "w"}, []string{"p"})
+			b.Node("Relu", "q", []string{"y"}, []string{"q"})
+			b.Node("Sigmoid", "r", []string{"y"}, []string{"r"})
+			b.Node("Add", "add", []string{"p", "q"}, []string{"z"})
+			b.Output("z", f32, []int64{4, 4})
+			b.Output("r", f32, []int64{4, 4})
+			return b
+		}, nil, func(t *testing.T, g *onnxpb.GraphProto, st Stats) {
+			add := nodeNamed(g, "add")
+			if add.Input[0] != "p" || add.Input[1] == "q" {
+				t.Errorf("Add reads %v, want p as it was and q guarded", add.Input)
+			}
+		}},
+		{"a constant is never guarded", func() *build.Graph {
+			b := build.New("const")
+			b.Input("x", f32, []int64{4, 4})
+			b.Input("y", f32, []int64{4, 4})
+			scalar(b, "c")
+			b.Node("MatMul", "m", []string{"x", "x"}, []string{"m"})
+			b.Node("Relu", "z", []string{"y"}, []string{"z"})
+			b.Node("Mul", "s", []string{"m", "c"}, []string{"s"})
+			b.Output("s", f32, []int64{4, 4})
+			b.Output("z", f32, []int64{4, 4})
+			return b
+		}, nil, func(t *testing.T, g *onnxpb.GraphProto, st Stats) {
+			if s := nodeNamed(g, "s"); !slices.Equal(s.Input, []string{"m", "c"}) || st.Guards != 0 || st.Relaxed != 2 {
+				t.Errorf("Mul reads %v, stats %+v; want it unguarded (m is fused into it, c is a constant), and z too (its only trigger would be m)", s.Input, st)
+			}
+		}},
+		{"a bias-free Conv's Add is no fusion", func() *build.Graph {
+			// A weight gradient: Conv(x, dy) without bias, accumulated by
+			// Add; ORT fuses Conv+Add only with a bias or a constant addend.
+			b := build.New("dw")
+			b.Input("x", f32, []int64{1, 1, 4, 4})
+			b.Input("y", f32, []int64{1, 1, 4, 4})
+			b.Node("Conv", "dw", []string{"x", "y"}, []string{"dw"})
+			b.Node("Relu", "r", []string{"y"}, []string{"r"})
+			b.Node("Add", "acc", []string{"dw", "r"}, []string{"acc"})
+			b.Output("acc", f32, []int64{1, 1, 1, 1})
+			return b
+		}, nil, func(t *testing.T, g *onnxpb.GraphProto, st Stats) {
+			if r := guardReaders(g, "dw"); len(r) == 0 || st.Relaxed != 0 {
+				t.Errorf("guards reading dw: %v, stats %+v; want r chained after dw", r, st)
+			}
+			if len(st.Ranked) != 0 {
+				t.Errorf("ranked %v, want none", st.Ranked)
+			}
+		}},
+		{"a held value keeps a reader", func() *build.Graph {
+			b := build.New("hold")
+			b.Input("x", f32, []int64{4, 4})
+			b.Input("y", f32, []int64{4, 4})
+			b.Initializer(build.Float32s("g", []int64{4}, make([]float32, 4)))
+			b.Node("Add", "a", []string{"x", "y"}, []string{"a"})
+			b.Node("LayerNormalization", "ln", []string{"a", "g"}, []string{"l"})
+			b.Node("Relu", "o", []string{"l"}, []string{"o"})
+			b.Output("o", f32, []int64{4, 4})
+			return b
+		}, []string{"a"}, func(t *testing.T, g *onnxpb.GraphProto, st Stats) {
+			if r := guardReaders(g, "a"); len(r) != 1 {
+				t.Errorf("guards reading a: %v, want 1 (ORT would fuse the Add into the LayerNormalization)", r)
+			}
+			if o := nodeNamed(g, "o"); o.Input[0] == "l" {
+				t.Error("the held value's guard read feeds no guard")
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := c.graph().G
+			hold := map[string]bool{}
+			for _, v := range c.hold {
+				hold[v] = true
+			}
+			st, err := Enforce(g, 17, Options{Hold: hold})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, g, st)
+		})
+	}
+}
+
+// guardReaders returns the guard nodes that read v.
+func guardReaders(g *onnxpb.GraphProto, v string) []string {
+	var r []string
+	for _, n := range g.Node {
+		if strings.HasPrefix(n.GetName(), GuardPrefix) && slices.Contains(n.Input, v) {
+			r = append(r, n.GetName())
+		}
+	}
+	return r
+}
+
+func nodeNamed(g *onnxpb.GraphProto, name string) *onnxpb.NodeProto {
+	for _, n := range g.Node {
+		if n.GetName() == name {
+			return n
+		}
+	}
+	return nil
 }
