@@ -6,41 +6,50 @@ import "github.com/onnx-recompute/recompute/planner"
 // (Transpose → MatMul → Add is two).
 const maxFusedDepth = 8
 
-// keepFusions returns s with, right before each recomputation of an op that
-// ONNX Runtime fuses with the producer of one of its inputs (fused, as
-// ortorder.FusedInputs gives it: op → producers), a recomputation of that
-// producer too, and of the producer's own fused producers. A clone that read
-// the original producer's output would give it a second reader, and ORT
-// would then leave the original pair unfused while it fuses it in the input
-// model: MatMul + Add is one Gemm in the original and two kernels in the
-// rewrite, and the outputs differ in their last bits (GPT-2's MLP under
-// ORT's defaults, docs/ORT.md). Recomputed together, both pairs fuse.
+// keepFusions returns s changed so that no recomputation clone reads a
+// value that ONNX Runtime fuses away: the output of a producer that ORT
+// merges with the op being recomputed (fused, as ortorder.FusedInputs gives
+// it: op → producers). Such a clone would give the value a second reader,
+// and ORT would then leave the original pair unfused while it fuses it in
+// the input model: MatMul + Add is one Gemm in the original and two kernels
+// in the rewrite, and the outputs differ in their last bits (GPT-2's MLP
+// under ORT's defaults, docs/ORT.md). For each such step, in schedule order:
 //
-// An input of an added producer that is not live at that step is
-// recomputed as well (its producer first, up to maxFusedDepth ops back).
-// The producer's output is then no longer held from the forward pass to
-// the clone, but the added values live at that step; an insertion is kept
-// only if the schedule's replayed peak stays at or below that of s, so the
-// plan's peak never rises. The cost is the added recomputation; it counts in
-// the report's overhead like any clone. added counts the recomputations
-// added. The result is s's compute steps with the insertions, with frees
-// placed by planner.Liveness.
-func keepFusions(g *planner.Graph, s planner.Schedule, fused map[int][]int, unguarded map[int]bool) (out planner.Schedule, added int) {
+//   - the clone is left out and the original output held instead (dropped),
+//     where no op fuses with its output: for a bias Add the held output is
+//     as large as the MatMul output the plan held for it, and nothing runs
+//     again; or else
+//   - the producer is recomputed right before it, with the producer's own
+//     fused producers and any input that is not live there (added), so
+//     that both the original pair and the clone pair have one reader and
+//     fuse alike.
+//
+// A clone of an unguarded op (ortorder.Unguarded: a MatMul ORT turns into
+// a Gemm, which cannot carry a guard) must moreover read a recomputed
+// value, or ORT's CSE merges it into its original: one of its inputs is
+// recomputed with it.
+//
+// A change is kept only if the schedule's replayed peak stays at or below
+// that of s, so the plan's peak never rises; added recomputations count in
+// the report's overhead like any clone. Where neither change fits, the step
+// is left as it was. The result has s's compute steps with the changes,
+// and frees placed by planner.Liveness.
+func keepFusions(g *planner.Graph, s planner.Schedule, fused map[int][]int, unguarded map[int]bool) (out planner.Schedule, added, dropped int) {
 	if len(fused) == 0 && len(unguarded) == 0 {
-		return s, 0
+		return s, 0, 0
 	}
 	var order []int
 	for _, st := range s {
 		if st.Op >= 0 {
 			if st.Op >= len(g.Ops) {
-				return s, 0 // walk reports it
+				return s, 0, 0 // walk reports it
 			}
 			order = append(order, st.Op)
 		}
 	}
 	base, err := planner.Replay(g, planner.Liveness(g, order))
 	if err != nil {
-		return s, 0
+		return s, 0, 0
 	}
 	k := &keeper{
 		g:         g,
@@ -67,11 +76,26 @@ func keepFusions(g *planner.Graph, s planner.Schedule, fused map[int][]int, ungu
 		}
 	}
 	// Candidates: at compute position pos (in order), run ops first.
-	type insertion struct {
-		pos int
-		ops []int
+	// fusedInto: ops whose output some op fuses with (a clone of one
+	// cannot be left out: its reader's clone would read the original).
+	fusedInto := map[int]bool{}
+	for _, ps := range fused {
+		for _, p := range ps {
+			fusedInto[p] = true
+		}
 	}
-	var cands []insertion
+	k.fusedInto = fusedInto
+	// A candidate is a recompute step at position pos of order whose clone
+	// would read a fused value: it can be left out (drop: the original
+	// output is held instead) or get ops recomputed first (held or ops,
+	// nil where that cannot be done).
+	type candidate struct {
+		pos  int
+		held []int // ops to run first, inputs that are not live held
+		ops  []int // ops to run first, inputs that are not live recomputed
+		drop bool
+	}
+	var cands []candidate
 	pos, clock := 0, 0
 	run := func(op int) {
 		k.lastRun[op] = clock
@@ -88,69 +112,117 @@ func keepFusions(g *planner.Graph, s planner.Schedule, fused map[int][]int, ungu
 			}
 			continue
 		}
-		if k.lastRun[st.Op] >= 0 && !g.Ops[st.Op].Backward && (len(fused[st.Op]) > 0 || unguarded[st.Op]) {
-			var acc []int
-			if k.fresh(st.Op, 0, &acc, map[int]bool{}) && len(acc) > 0 {
-				cands = append(cands, insertion{pos, acc})
-				for _, p := range acc {
-					run(p)
+		if x := st.Op; k.lastRun[x] >= 0 && !g.Ops[x].Backward && (len(fused[x]) > 0 || unguarded[x]) {
+			var opts [2][]int // [0]: inputs held, [1]: inputs recomputed
+			need := false
+			for h := range opts {
+				k.hold = h == 0
+				var acc []int
+				if k.fresh(x, 0, &acc, map[int]bool{}) {
+					if len(acc) == 0 {
+						opts = [2][]int{}
+						need = false
+						break // nothing to do: x's fused inputs are fresh
+					}
+					opts[h] = acc
 				}
+				need = true
+			}
+			c := candidate{pos: pos, held: opts[0], ops: opts[1], drop: len(fused[x]) > 0 && !fusedInto[x]}
+			if need && (c.drop || c.held != nil || c.ops != nil) {
+				cands = append(cands, c)
+			}
+			run2 := opts[1]
+			if run2 == nil {
+				run2 = opts[0]
+			}
+			for _, p := range run2 {
+				run(p)
 			}
 		}
 		run(st.Op)
 		pos++
 	}
 	if len(cands) == 0 {
-		return s, 0
+		return s, 0, 0
 	}
-	build := func(take []bool) ([]int, int) {
-		o := make([]int, 0, len(order)+8*len(cands))
-		n, c := 0, 0
+	const (
+		keep = iota // the step as the plan has it
+		drop
+		hold
+		insert
+	)
+	build := func(choice []int) (o []int, nIns, nDrop int) {
+		o = make([]int, 0, len(order)+8*len(cands))
+		c := 0
 		for i, op := range order {
+			skip := false
 			for c < len(cands) && cands[c].pos == i {
-				if take[c] {
+				switch choice[c] {
+				case hold:
+					o = append(o, cands[c].held...)
+					nIns += len(cands[c].held)
+				case insert:
 					o = append(o, cands[c].ops...)
-					n += len(cands[c].ops)
+					nIns += len(cands[c].ops)
+				case drop:
+					skip = true
+					nDrop++
 				}
 				c++
 			}
-			o = append(o, op)
+			if !skip {
+				o = append(o, op)
+			}
 		}
-		return o, n
+		return o, nIns, nDrop
 	}
 	fits := func(o []int) (planner.Schedule, bool) {
 		sc := planner.Liveness(g, o)
 		r, err := planner.Replay(g, sc)
 		return sc, err == nil && r.PeakBytes <= base.PeakBytes
 	}
-	take := make([]bool, len(cands))
-	for i := range take {
-		take[i] = true
-	}
-	if o, n := build(take); n > 0 {
-		if sc, ok := fits(o); ok {
-			return sc, n
+	// All at once first, each the cheapest way it can be done.
+	choice := make([]int, len(cands))
+	for i, c := range cands {
+		switch {
+		case c.drop:
+			choice[i] = drop
+		case c.held != nil:
+			choice[i] = hold
+		case c.ops != nil:
+			choice[i] = insert
 		}
 	}
-	// One at a time, in schedule order, each kept if the peak holds.
-	const maxTries = 256
-	for i := range take {
-		take[i] = false
+	if o, ni, nd := build(choice); ni+nd > 0 {
+		if sc, ok := fits(o); ok {
+			return sc, ni, nd
+		}
 	}
-	best, bestN := s, 0
-	for i := range cands {
+	// One at a time, in schedule order, each kept if the peak holds, the
+	// cheapest first: leaving the clone out runs nothing, holding inputs
+	// runs only the fused producers.
+	const maxTries = 256
+	clear(choice)
+	best, bestIns, bestDrop := s, 0, 0
+	for i, c := range cands {
 		if i >= maxTries {
 			break
 		}
-		take[i] = true
-		o, n := build(take)
-		if sc, ok := fits(o); ok {
-			best, bestN = sc, n
-		} else {
-			take[i] = false
+		for _, try := range []int{drop, hold, insert} {
+			if try == drop && !c.drop || try == hold && c.held == nil || try == insert && c.ops == nil {
+				continue
+			}
+			choice[i] = try
+			o, ni, nd := build(choice)
+			if sc, ok := fits(o); ok {
+				best, bestIns, bestDrop = sc, ni, nd
+				break
+			}
+			choice[i] = keep
 		}
 	}
-	return best, bestN
+	return best, bestIns, bestDrop
 }
 
 // keeper is the state of one keepFusions pass.
@@ -158,10 +230,15 @@ type keeper struct {
 	g         *planner.Graph
 	fused     map[int][]int
 	unguarded map[int]bool // ops whose clones get no guard (ortorder.Unguarded)
-	runs      []int        // per op: how often it ran so far
-	live      []bool       // per value: written and not freed so far
-	lastRun   []int        // per op: when it last ran, -1 if not yet
-	producer  []int        // per value: its forward producer, -1 if none
+	fusedInto map[int]bool // ops some op fuses with the output of
+	// hold: an input that is not live is held from its last instance
+	// (planner.Liveness extends its life) rather than recomputed, unless
+	// an op fuses with it (a new reader would split that pair).
+	hold     bool
+	runs     []int  // per op: how often it ran so far
+	live     []bool // per value: written and not freed so far
+	lastRun  []int  // per op: when it last ran, -1 if not yet
+	producer []int  // per value: its forward producer, -1 if none
 }
 
 // fresh appends to acc, in run order, the recomputations that make each
@@ -214,6 +291,9 @@ func (k *keeper) recompute(p, depth int, acc *[]int, planned map[int]bool) bool 
 			continue
 		}
 		q := k.producer[v]
+		if k.hold && q >= 0 && !k.fusedInto[q] {
+			continue
+		}
 		if q < 0 || planned[q] || !k.recompute(q, depth+1, acc, planned) {
 			return false
 		}

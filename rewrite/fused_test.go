@@ -36,22 +36,29 @@ func TestKeepFusions(t *testing.T) {
 	}
 	const Q, P, X, B0, B1 = 0, 1, 2, 3, 4
 	plan := []int{Q, P, X, B0, X, B1}
+	// B1: {X} says that an op fuses with X's output, so X's clone cannot
+	// be left out.
 	tests := []struct {
 		name      string
 		g         *planner.Graph
 		fused     map[int][]int
 		unguarded map[int]bool
 		want      []int
+		dropped   int
 	}{
-		{"producer recomputed with its fused reader", graph(4, true, false), map[int][]int{X: {P}}, nil,
-			[]int{Q, P, X, B0, P, X, B1}},
-		{"not fused: plan kept", graph(4, true, false), nil, nil, plan},
-		{"producer's input not live and not recomputable", graph(4, false, false), map[int][]int{X: {P}}, nil, plan},
-		{"producer's input recomputed too", graph(4, false, true), map[int][]int{X: {P}}, nil,
-			[]int{Q, P, X, B0, Q, P, X, B1}},
-		{"peak would rise", graph(100, false, true), map[int][]int{X: {P}}, nil, plan},
+		{"clone left out, its original output held", graph(4, true, false), map[int][]int{X: {P}}, nil,
+			[]int{Q, P, X, B0, B1}, 1},
+		{"producer recomputed with its fused reader", graph(4, true, false), map[int][]int{X: {P}, B1: {X}}, nil,
+			[]int{Q, P, X, B0, P, X, B1}, 0},
+		{"not fused: plan kept", graph(4, true, false), nil, nil, plan, 0},
+		{"producer's input held", graph(4, false, false), map[int][]int{X: {P}, B1: {X}}, nil,
+			[]int{Q, P, X, B0, P, X, B1}, 0},
+		{"fused chain, not recomputable", graph(4, false, false), map[int][]int{X: {P}, P: {Q}, B1: {X}}, nil, plan, 0},
+		{"fused chain recomputed", graph(4, false, true), map[int][]int{X: {P}, P: {Q}, B1: {X}}, nil,
+			[]int{Q, P, X, B0, Q, P, X, B1}, 0},
+		{"peak would rise", graph(100, false, true), map[int][]int{X: {P}, B1: {X}}, nil, plan, 0},
 		{"unguarded clone reads a clone", graph(4, true, false), nil, map[int]bool{X: true},
-			[]int{Q, P, X, B0, P, X, B1}},
+			[]int{Q, P, X, B0, P, X, B1}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,7 +67,7 @@ func TestKeepFusions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, added := keepFusions(tc.g, s, tc.fused, tc.unguarded)
+			out, added, dropped := keepFusions(tc.g, s, tc.fused, tc.unguarded)
 			var got []int
 			for _, st := range out {
 				if st.Op >= 0 {
@@ -70,8 +77,8 @@ func TestKeepFusions(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("order %v, want %v", got, tc.want)
 			}
-			if added != len(tc.want)-len(plan) {
-				t.Errorf("added %d, want %d", added, len(tc.want)-len(plan))
+			if added-dropped != len(tc.want)-len(plan) || dropped != tc.dropped {
+				t.Errorf("added %d, dropped %d; want %d dropped", added, dropped, tc.dropped)
 			}
 			after, err := planner.Replay(tc.g, out)
 			if err != nil {

@@ -51,7 +51,11 @@ type Report struct {
 	// the original pair still fuses (keepFusions; target ort only). They
 	// are among Clones and count in OverheadCost.
 	FusionClones int
-	ForwardCost  float64 // sum of the forward ops' costs
+	// FusionDropped counts the recomputations the plan asked for and the
+	// rewrite left out, holding the original output instead, because the
+	// clone would have split a pair ORT fuses (keepFusions).
+	FusionDropped int
+	ForwardCost   float64 // sum of the forward ops' costs
 
 	BeforePeakBytes int64 // simulated transient peak of the input's node order (as written, with Options.BaseOrder)
 	PeakBytes       int64 // simulated transient peak of the output's node order
@@ -98,7 +102,7 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	e.inferred = opt.Inferred
 	sched := p.Schedule
 	if opt.ORTGuard {
-		sched, e.report.FusionClones = keepFusions(g, sched, ortorder.FusedInputs(src), ortorder.Unguarded(src))
+		sched, e.report.FusionClones, e.report.FusionDropped = keepFusions(g, sched, ortorder.FusedInputs(src), ortorder.Unguarded(src))
 	}
 	if err := e.walk(sched); err != nil {
 		return nil, nil, fmt.Errorf("rewrite: %w", err)

@@ -221,7 +221,8 @@ type rewriteResult struct {
 	NodesBefore     int     `json:"nodes_before"`
 	Nodes           int     `json:"nodes"`
 	Clones          int     `json:"clones"`
-	FusionClones    int     `json:"fusion_clones,omitempty"` // of Clones: producers recomputed so that ORT's fusions stay as in the input
+	FusionClones    int     `json:"fusion_clones,omitempty"`  // of Clones: producers recomputed so that ORT's fusions stay as in the input
+	FusionDropped   int     `json:"fusion_dropped,omitempty"` // recomputations the plan asked for, left out for them
 	Guards          int     `json:"guards"`
 	Unchanged       bool    `json:"unchanged,omitempty"` // nothing lowered the peak: the graph as it was read
 	BeforePeakBytes int64   `json:"peak_before_bytes"`
@@ -320,7 +321,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	p, bc, rm, rep := a.p, a.bc, a.rm, a.rep
 	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = bc.Used, bc.FilePeakBytes, bc.ORTPeakBytes
 	res.NodesBefore, res.Nodes, res.Clones, res.Guards = rep.NodesBefore, rep.Nodes, rep.Clones, rep.Guards
-	res.FusionClones = rep.FusionClones
+	res.FusionClones, res.FusionDropped = rep.FusionClones, rep.FusionDropped
 	res.Unchanged = rep.Unchanged
 	res.BeforePeakBytes, res.PeakBytes = rep.BeforePeakBytes, rep.PeakBytes
 	res.BeforeORTPeak, res.ORTPeak = rep.BeforeORTPeakBytes, rep.ORTPeakBytes
@@ -497,6 +498,9 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 		fused := ""
 		if r.FusionClones > 0 {
 			fused = fmt.Sprintf(", %d of them so that ORT fuses as in the input", r.FusionClones)
+		}
+		if r.FusionDropped > 0 {
+			fused += fmt.Sprintf(", %d left out for it", r.FusionDropped)
 		}
 		fmt.Fprintf(w, "  nodes           %d -> %d (%d clones%s, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, fused, r.Guards)
 	}
