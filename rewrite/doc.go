@@ -10,7 +10,10 @@
 // Node order is the schedule order. ONNX Runtime does not run nodes in file
 // order; with Options.ORTGuard, Apply predicts its order (ort/ortorder) and,
 // if the predicted order peaks higher than the file order, adds ordering
-// guards until ONNX Runtime's order is the file order (guard.go).
+// guards until ONNX Runtime's order is the file order (guard.go), and first
+// adjusts the schedule so that no clone splits a pair of nodes ORT fuses in
+// the input: such a clone is left out or gets its producer recomputed with
+// it, never raising the schedule's replayed peak (fused.go).
 //
 // Promises: the input model is never modified, and the output shares the input's
 // initializers, attributes and every field it does not change (nothing is

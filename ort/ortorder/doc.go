@@ -12,5 +12,8 @@
 // "recompute/guard_order/…") whose outputs are empty tensors, zero scalars,
 // shapes, or aliases (Reshape to the same shape) of existing values. A
 // guard never reads a value that ORT's graph transformers may fuse away
-// (fuse.go), so ORT fuses a guarded graph as it fuses the unguarded one.
+// (fuse.go), so ORT fuses a guarded graph as it fuses the unguarded one,
+// and none sits on the inputs of a MatMul ORT turns into a Gemm (Unguarded).
+// FusedInputs tells the rewrite which producer-reader pairs a clone must not
+// split.
 package ortorder

@@ -1,6 +1,7 @@
 package ortorder
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -123,6 +124,25 @@ func TestEnforceKeepsFusions(t *testing.T) {
 				t.Errorf("Add reads %v, want p as it was and q guarded", add.Input)
 			}
 		}},
+		{"a MatMul ORT turns into a Gemm is never guarded", func() *build.Graph {
+			// MatMulAddFusion reshapes a 3-D input to 2-D, and
+			// ReshapeFusion would swallow a guard's Reshape on it.
+			b := build.New("gemm")
+			b.Input("x", f32, []int64{2, 4, 4})
+			b.Input("y", f32, []int64{4, 4})
+			b.Initializer(build.Float32s("w", []int64{4, 4}, make([]float32, 16)))
+			b.Initializer(build.Float32s("bias", []int64{4}, make([]float32, 4)))
+			b.Node("Relu", "r", []string{"y"}, []string{"r"})
+			b.Node("MatMul", "m", []string{"x", "w"}, []string{"m"})
+			b.Node("Add", "add", []string{"m", "bias"}, []string{"z"})
+			b.Output("z", f32, []int64{2, 4, 4})
+			b.Output("r", f32, []int64{4, 4})
+			return b
+		}, nil, func(t *testing.T, g *onnxpb.GraphProto, st Stats) {
+			if m := nodeNamed(g, "m"); m.Input[0] != "x" || st.Guards != 0 || st.Relaxed == 0 {
+				t.Errorf("MatMul reads %v, stats %+v; want it unguarded and counted relaxed", m.Input, st)
+			}
+		}},
 		{"a constant is never guarded", func() *build.Graph {
 			b := build.New("const")
 			b.Input("x", f32, []int64{4, 4})
@@ -211,4 +231,37 @@ func nodeNamed(g *onnxpb.GraphProto, name string) *onnxpb.NodeProto {
 		}
 	}
 	return nil
+}
+
+// TestFusedInputs checks which producer-reader pairs the rewrite must keep
+// together: fusions that change the arithmetic, not those that apply an
+// activation in the kernel; and which MatMuls get no guard.
+func TestFusedInputs(t *testing.T) {
+	f32 := onnxpb.TensorProto_FLOAT
+	b := build.New("fused")
+	b.Input("a", f32, []int64{2, 4, 4})
+	b.Input("k", f32, []int64{2, 4, 4})
+	b.Input("x", f32, []int64{1, 1, 4, 4})
+	b.Initializer(build.Float32s("c", nil, []float32{0.125}))
+	b.Initializer(build.Float32s("bias", []int64{4}, make([]float32, 4)))
+	b.Initializer(build.Float32s("w", []int64{1, 1, 1, 1}, []float32{1}))
+	b.Node("Mul", "s", []string{"a", "c"}, []string{"s"})      // 0
+	b.Node("Transpose", "t", []string{"k"}, []string{"t"})     // 1
+	b.Node("MatMul", "m", []string{"s", "t"}, []string{"m"})   // 2
+	b.Node("Add", "add", []string{"m", "bias"}, []string{"z"}) // 3
+	b.Node("Conv", "conv", []string{"x", "w"}, []string{"cv"}) // 4
+	b.Node("Relu", "relu", []string{"cv"}, []string{"r"})      // 5
+	b.Output("z", f32, []int64{2, 4, 4})
+	b.Output("r", f32, []int64{1, 1, 4, 4})
+	got := FusedInputs(b.G)
+	for _, ps := range got {
+		slices.Sort(ps)
+	}
+	want := map[int][]int{2: {0, 1}, 3: {2}}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("FusedInputs = %v, want %v (Conv + Relu rounds alike fused or not)", got, want)
+	}
+	if u := Unguarded(b.G); !maps.Equal(u, map[int]bool{2: true}) {
+		t.Errorf("Unguarded = %v, want the MatMul before the bias Add", u)
+	}
 }
