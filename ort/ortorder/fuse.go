@@ -193,12 +193,15 @@ func scalarConsts(g *onnxpb.GraphProto) map[string]bool {
 }
 
 // exactFusion reports whether ORT's fusion of p into c leaves every output
-// byte as it was: an activation applied inside the kernel, two Transposes
-// merged into one, a Clip absorbing a Relu, a Where swapping its branches.
+// byte as it was: an activation applied inside the kernel, a Transpose
+// merged into another or into a MatMul's operand (MatmulTransposeFusion:
+// the same products summed in the same order; GPT-2 and the tiny llama give
+// identical bytes with their attention Transposes fused in one graph and
+// not in the other), a Clip absorbing a Relu, a Where swapping its branches.
 func exactFusion(p, c *onnxpb.NodeProto) bool {
 	po, co := p.GetOpType(), c.GetOpType()
 	return activation[co] && (po == "Conv" || po == "FusedConv" || po == "Gemm") ||
-		po == "Transpose" && co == "Transpose" || po == "Relu" && co == "Clip" || po == "Not" && co == "Where"
+		po == "Transpose" || po == "Relu" && co == "Clip" || po == "Not" && co == "Where"
 }
 
 // FusedInputs returns, for each node of g (by index) that ONNX Runtime may
