@@ -475,7 +475,7 @@ func (r *verifyReport) writeText(w io.Writer) {
 		fmt.Fprintf(w, "warning: repeated runs gave different bytes (original deterministic: %v, rewritten: %v)\n", r.Orig.Deterministic, r.Rewr.Deterministic)
 	}
 	if r.OrderMismatches > 0 {
-		fmt.Fprintf(w, "note: ORT is predicted to run %d nodes of %s out of file order (the schedule pins only what it can without breaking ORT's fusions; the simulated peak of ORT's order above is what runs; docs/ORT.md)\n", r.OrderMismatches, r.Rewritten)
+		fmt.Fprintf(w, "note: ORT is predicted to run %d nodes of %s out of file order; the simulated peak of ORT's order above is what runs (rewrite pins only what it can without breaking ORT's fusions; docs/ORT.md)\n", r.OrderMismatches, r.Rewritten)
 	}
 	if r.Runtime == "training" {
 		fmt.Fprintf(w, "gradients compared: %d exposed from accumulators (their inputs made outputs of private copies); random ops seeded: %d; each model reproduced its own bytes run to run\n", r.Exposed, r.Seeded)
