@@ -32,7 +32,22 @@ type Options struct {
 	// of the graph as written. The "before" numbers are then those of the
 	// graph as written (what ONNX Runtime runs as the original).
 	BaseOrder []int
+	// HideShapes says whether, with ORTGuard, the rewrite hides the shapes
+	// of the data inputs from ORT's allocation planner (hide.go).
+	HideShapes HideMode
 }
+
+// HideMode says when Apply hides input shapes from ONNX Runtime's planner.
+type HideMode int
+
+const (
+	// HideAuto hides them when the graph holds no fusion ORT makes that
+	// changes the arithmetic (ortorder.FusedInputs is empty): such fusions
+	// may need the shapes, and unfused kernels round differently.
+	HideAuto HideMode = iota
+	HideOn            // always (with ORTGuard, opset >= 10)
+	HideOff           // never
+)
 
 // Report says what Apply did. Byte counts are transient (activations and
 // gradients; inputs, parameters and constants are resident and not counted).
@@ -56,6 +71,9 @@ type Report struct {
 	// clone would have split a pair ORT fuses (keepFusions).
 	FusionDropped int
 	ForwardCost   float64 // sum of the forward ops' costs
+	// StepCost is the sum of every op's cost, forward and backward: the
+	// training step the recomputation is added to.
+	StepCost float64
 
 	BeforePeakBytes int64 // simulated transient peak of the input's node order (as written, with Options.BaseOrder)
 	PeakBytes       int64 // simulated transient peak of the output's node order
@@ -71,9 +89,22 @@ type Report struct {
 	// Unchanged: no clone and no lower peak, so the graph was written
 	// as it was read (Nodes == NodesBefore, no guards).
 	Unchanged bool
+	// HiddenInputs counts the graph inputs whose shape the rewrite hid from
+	// ORT's allocation planner (Options.HideShapes); ReusePeakBytes models it.
+	HiddenInputs int
 	// UnsizedValues counts values of the output the planner graph did not
 	// know (sized 0 in the simulation); non-zero means the simulation is partial.
 	UnsizedValues int
+}
+
+// TimeOverheadFrac is the predicted time overhead: the recomputed cost as
+// a fraction of the training step's (the planner's cost model: with
+// FLOPs, time proportional to FLOPs).
+func (r *Report) TimeOverheadFrac() float64 {
+	if r.StepCost <= 0 {
+		return 0
+	}
+	return r.OverheadCost / r.StepCost
 }
 
 // OverheadFrac is the recomputation overhead as a fraction of the forward cost.
@@ -120,6 +151,9 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 	rep := e.report
 	rep.NodesBefore = len(src.Node)
 	rep.ForwardCost = g.ForwardCost
+	for _, op := range g.Ops {
+		rep.StepCost += op.Cost
+	}
 	rep.PlannedPeakBytes, rep.PredictedPeakBytes = p.PeakBytes, p.PredictedPeakBytes
 	var err error
 	orig, origOrigin := src, []int(nil)
@@ -166,6 +200,17 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 			return nil, nil, fmt.Errorf("rewrite: simulate guarded order: %w", err)
 		}
 	}
+	if opt.ORTGuard && !rep.Unchanged && e.opset >= 10 &&
+		(opt.HideShapes == HideOn || opt.HideShapes == HideAuto && len(ortorder.FusedInputs(src)) == 0) {
+		if rep.HiddenInputs, err = e.hideShapes(og, e.dataInputs(og)); err != nil {
+			return nil, nil, fmt.Errorf("rewrite: %w", err)
+		}
+		if rep.HiddenInputs > 0 {
+			if res, err = simulateBoth(og, g, e.origin, e.cloneOf); err != nil {
+				return nil, nil, fmt.Errorf("rewrite: simulate with hidden shapes: %w", err)
+			}
+		}
+	}
 	rep.Guards, rep.GuardNodes = e.report.Guards, e.report.GuardNodes
 	rep.Nodes = len(og.Node)
 	rep.PeakBytes, rep.ORTPeakBytes, rep.ReusePeakBytes, rep.UnsizedValues = res.file, res.ort, res.reuse, res.unsized
@@ -185,9 +230,11 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 		{"recompute.simulated_peak_bytes", strconv.FormatInt(rep.PeakBytes, 10)},
 		{"recompute.clones", strconv.Itoa(rep.Clones)},
 		{"recompute.overhead", strconv.FormatFloat(rep.OverheadFrac(), 'f', 4, 64)},
+		{"recompute.predicted_time_overhead", strconv.FormatFloat(rep.TimeOverheadFrac(), 'f', 4, 64)},
 		{"recompute.ort_guards", strconv.Itoa(rep.Guards)},
 		{"recompute.ort_predicted_peak_bytes", strconv.FormatInt(rep.ORTPeakBytes, 10)},
 		{"recompute.ort_reuse_peak_bytes", strconv.FormatInt(rep.ReusePeakBytes, 10)},
+		{"recompute.ort_hidden_inputs", strconv.Itoa(rep.HiddenInputs)},
 	})
 	return &onnx.Model{Proto: out, Path: m.Path}, &rep, nil
 }

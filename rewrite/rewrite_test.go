@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -398,4 +400,56 @@ func TestApplyValueInfoFromInference(t *testing.T) {
 		t.Errorf("value_info %v", got)
 	}
 	checkWithONNX(t, m, out)
+}
+
+// With the ordering guards, the data input's shape is hidden from ORT's
+// planner unless asked not to; the model of ORT's buffer reuse then reuses
+// nothing computed from it.
+func TestApplyHideShapes(t *testing.T) {
+	m := chainModel(t)
+	g := graphOf(m, 4)
+	p := planFor(t, g, recomputeB)
+	for _, tc := range []struct {
+		name   string
+		opt    Options
+		hidden int
+	}{
+		{"auto", Options{ORTGuard: true}, 1},
+		{"on", Options{ORTGuard: true, HideShapes: HideOn}, 1},
+		{"off", Options{ORTGuard: true, HideShapes: HideOff}, 0},
+		{"generic target", Options{HideShapes: HideOn}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, rep, err := Apply(m, g, p, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.HiddenInputs != tc.hidden {
+				t.Fatalf("%d inputs hidden, want %d", rep.HiddenInputs, tc.hidden)
+			}
+			if meta(out)["recompute.ort_hidden_inputs"] != strconv.Itoa(tc.hidden) {
+				t.Errorf("metadata %v", meta(out))
+			}
+			readers := 0
+			for _, n := range out.Proto.Graph.Node {
+				if slices.Contains(n.Input, "x") && !isGuard(n) {
+					readers++
+				}
+			}
+			if tc.hidden > 0 {
+				if readers != 0 {
+					t.Errorf("%d non-guard nodes still read x", readers)
+				}
+				if rep.ReusePeakBytes != rep.ORTPeakBytes {
+					t.Errorf("modelled ORT peak %d, liveness in ORT's order %d: want equal (no reuse)", rep.ReusePeakBytes, rep.ORTPeakBytes)
+				}
+			} else if readers == 0 {
+				t.Errorf("nothing reads x")
+			}
+			if rep.PeakBytes != p.PeakBytes {
+				t.Errorf("peak %d, plan %d", rep.PeakBytes, p.PeakBytes)
+			}
+			checkWithONNX(t, m, out)
+		})
+	}
 }

@@ -71,7 +71,8 @@ type peaks struct {
 // replays it with frees after each value's last use (planner.Liveness and
 // planner.Replay) in file order and in the order ONNX Runtime is predicted
 // to run (ortorder.PredictOrder), and models ORT's buffer reuse in the
-// latter.
+// latter (none for values computed from inputs whose shapes the rewrite
+// hid: ortorder.ShapeHidden).
 //
 // Value sizes come from g by name; a clone's value (cloneOf) has its
 // original's size; an ordering guard's values (isGuard) are shapes, empty
@@ -93,7 +94,14 @@ func simulateBoth(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf
 	if err != nil {
 		return peaks{}, fmt.Errorf("predicted ONNX Runtime order: %w", err)
 	}
-	return peaks{file: rf.PeakBytes, ort: ro.PeakBytes, reuse: ortalloc.Simulate(sg, order).PeakBytes, unsized: unsized}, nil
+	var hidden []bool
+	if h := ortorder.ShapeHidden(gp); len(h) > 0 {
+		hidden = make([]bool, len(sg.Values))
+		for v := range sg.Values {
+			hidden[v] = h[sg.Values[v].Name]
+		}
+	}
+	return peaks{file: rf.PeakBytes, ort: ro.PeakBytes, reuse: ortalloc.SimulateUnsized(sg, order, hidden).PeakBytes, unsized: unsized}, nil
 }
 
 // simGraph is the planner graph simulateBoth replays: gp's node i is op i.

@@ -58,8 +58,19 @@ func planAndApply(t *rwTraining, inf *ops.Result, f *rewriteFlags, opt planner.O
 		return a, err
 	}
 	a.budget = p.BudgetBytes
-	a.rm, a.rep, err = rewrite.Apply(pm, g, p, rewrite.Options{ORTGuard: f.ortGuard && f.target == "ort", Version: version, Inferred: inf, BaseOrder: bc.Perm})
+	a.rm, a.rep, err = rewrite.Apply(pm, g, p, rewrite.Options{ORTGuard: f.ortGuard && f.target == "ort", Version: version, Inferred: inf, BaseOrder: bc.Perm, HideShapes: f.hideMode()})
 	return a, err
+}
+
+// hideMode is --hide-shapes as rewrite takes it.
+func (f *rewriteFlags) hideMode() rewrite.HideMode {
+	switch f.hide {
+	case "on":
+		return rewrite.HideOn
+	case "off":
+		return rewrite.HideOff
+	}
+	return rewrite.HideAuto
 }
 
 // fitBudget returns first, or a plan at a lower liveness budget whose

@@ -36,6 +36,7 @@ type rewriteFlags struct {
 	ortGuard  bool
 	target    string
 	budgetFor string    // --budget-model
+	hide      string    // --hide-shapes
 	prog      *progress // rewrite's progress line (nil: none)
 	// planFlags name the flags that shape the output (addRewriteFlags's
 	// own), for the provenance recorded in it.
@@ -66,6 +67,7 @@ func addRewriteFlags(fs *pflag.FlagSet) *rewriteFlags {
 	fs.StringVar(&f.target, "target", "ort", "runtime the model is for: ort (ONNX Runtime: ordering guards, tiny standard-op nodes, make ORT run the schedule when its own order would peak higher; they hold at every optimisation level) or generic (no runtime-specific nodes: the schedule is the file order)")
 	fs.StringVar(&f.budgetFor, "budget-model", "", "what --budget limits: ort (the peak under a model of ONNX Runtime's allocation planner, which keeps dead buffers for later tensors of their size; a percentage is of the original's peak in that model; default with --target ort) or liveness (the graph's live tensors, the paper's semantics; default with --target generic). With ort the planner plans again at lower liveness budgets until the rewrite meets the budget")
 	fs.BoolVar(&f.ortGuard, "ort-guard", true, "with --target ort: add the ordering guards (false: as --target generic)")
+	fs.StringVar(&f.hide, "hide-shapes", "auto", "with --target ort: give each data input a guard whose shape ORT cannot infer, so that its allocation planner keeps no dead buffer for a later tensor of its size and memory follows liveness: auto (when no fusion ORT makes could need the shapes), on or off")
 	return f
 }
 
@@ -90,6 +92,9 @@ func (f *rewriteFlags) planOptions() (planner.Options, ops.Options, error) {
 	f.lossSet = f.fs.Changed("grad-loss")
 	if err == nil && f.target != "" && f.target != "ort" && f.target != "generic" {
 		err = usagef("--target %q: want ort or generic", f.target)
+	}
+	if err == nil && f.hide != "" && f.hide != "auto" && f.hide != "on" && f.hide != "off" {
+		err = usagef("--hide-shapes %q: want auto, on or off", f.hide)
 	}
 	if err == nil && f.budgetFor != "" && f.budgetFor != "ort" && f.budgetFor != "liveness" {
 		err = usagef("--budget-model %q: want ort or liveness", f.budgetFor)
@@ -224,7 +229,8 @@ type rewriteResult struct {
 	FusionClones    int     `json:"fusion_clones,omitempty"`  // of Clones: producers recomputed so that ORT's fusions stay as in the input
 	FusionDropped   int     `json:"fusion_dropped,omitempty"` // recomputations the plan asked for, left out for them
 	Guards          int     `json:"guards"`
-	Unchanged       bool    `json:"unchanged,omitempty"` // nothing lowered the peak: the graph as it was read
+	HiddenInputs    int     `json:"hidden_shape_inputs,omitempty"` // inputs whose shape ORT's planner cannot see (--hide-shapes)
+	Unchanged       bool    `json:"unchanged,omitempty"`           // nothing lowered the peak: the graph as it was read
 	BeforePeakBytes int64   `json:"peak_before_bytes"`
 	PeakBytes       int64   `json:"peak_after_bytes"`
 	BeforeORTPeak   int64   `json:"ort_order_peak_before_bytes"`
@@ -242,6 +248,7 @@ type rewriteResult struct {
 	ReductionAfter int64      `json:"reduction_after_bytes,omitempty"`
 	OverheadCost   float64    `json:"overhead_flops"`
 	Overhead       float64    `json:"overhead"`
+	TimeOverhead   float64    `json:"predicted_time_overhead"` // recomputed cost over the training step's (forward and backward)
 	BaseOrder      string     `json:"base_order,omitempty"`
 	BaseFilePeak   int64      `json:"base_file_order_peak_bytes,omitempty"`
 	BaseORTPeak    int64      `json:"base_ort_order_peak_bytes,omitempty"`
@@ -322,13 +329,14 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	res.BaseOrder, res.BaseFilePeak, res.BaseORTPeak = bc.Used, bc.FilePeakBytes, bc.ORTPeakBytes
 	res.NodesBefore, res.Nodes, res.Clones, res.Guards = rep.NodesBefore, rep.Nodes, rep.Clones, rep.Guards
 	res.FusionClones, res.FusionDropped = rep.FusionClones, rep.FusionDropped
+	res.HiddenInputs = rep.HiddenInputs
 	res.Unchanged = rep.Unchanged
 	res.BeforePeakBytes, res.PeakBytes = rep.BeforePeakBytes, rep.PeakBytes
 	res.BeforeORTPeak, res.ORTPeak = rep.BeforeORTPeakBytes, rep.ORTPeakBytes
 	res.BeforeReusePeak, res.ReusePeak = rep.BeforeReusePeakBytes, rep.ReusePeakBytes
 	res.PlannedPeak, res.PredictedPeak, res.BudgetBytes = rep.PlannedPeakBytes, rep.PredictedPeakBytes, p.BudgetBytes
 	res.RescheduleMoves = p.RescheduleMoves
-	res.OverheadCost, res.Overhead = rep.OverheadCost, rep.OverheadFrac()
+	res.OverheadCost, res.Overhead, res.TimeOverhead = rep.OverheadCost, rep.OverheadFrac(), rep.TimeOverheadFrac()
 	res.Strategy, res.Note = p.Strategy+"/"+p.Objective, p.Note
 	// The reduction is the output's peak in the order it was planned in
 	// (on ORT's base, the order ORT is predicted to run it) against the
@@ -502,7 +510,11 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 		if r.FusionDropped > 0 {
 			fused += fmt.Sprintf(", %d left out for it", r.FusionDropped)
 		}
-		fmt.Fprintf(w, "  nodes           %d -> %d (%d clones%s, %d ordering guards)\n", r.NodesBefore, r.Nodes, r.Clones, fused, r.Guards)
+		hidden := ""
+		if r.HiddenInputs > 0 {
+			hidden = fmt.Sprintf(", the shapes of %d inputs hidden from ORT's allocation planner", r.HiddenInputs)
+		}
+		fmt.Fprintf(w, "  nodes           %d -> %d (%d clones%s, %d ordering guards%s)\n", r.NodesBefore, r.Nodes, r.Clones, fused, r.Guards, hidden)
 	}
 	fmt.Fprintf(w, "  base order      %s (none peak: file order %s, ORT's order %s); %s against the lower\n", r.BaseOrder, planner.HumanBytes(r.BaseFilePeak), planner.HumanBytes(r.BaseORTPeak), rwFmtChange(r.Reduction))
 	fmt.Fprintf(w, "  transient peak  %s -> %s, simulated in file order\n", planner.HumanBytes(r.BeforePeakBytes), planner.HumanBytes(r.PeakBytes))
@@ -515,7 +527,7 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 		est = "DP estimate before rescheduling"
 	}
 	fmt.Fprintf(w, "  planned peak    %s (schedule replay), %s %s\n", planner.HumanBytes(r.PlannedPeak), est, planner.HumanBytes(r.PredictedPeak))
-	fmt.Fprintf(w, "  overhead        %s FLOPs recomputed, +%.1f%% of the forward pass\n", rwFmtCount(r.OverheadCost), 100*r.Overhead)
+	fmt.Fprintf(w, "  overhead        %s FLOPs recomputed, +%.1f%% of the forward pass, +%.1f%% of the training step (the predicted time overhead)\n", rwFmtCount(r.OverheadCost), 100*r.Overhead, 100*r.TimeOverhead)
 	fmt.Fprintf(w, "  wrote           %s (%s) in %.2f s\n", r.Out, planner.HumanBytes(r.OutBytes), r.Seconds)
 }
 

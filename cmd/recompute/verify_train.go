@@ -10,6 +10,8 @@ import (
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/ort"
+	"github.com/onnx-recompute/recompute/ort/ortalloc"
+	"github.com/onnx-recompute/recompute/ort/ortorder"
 	"github.com/onnx-recompute/recompute/ort/trainort"
 )
 
@@ -40,11 +42,13 @@ func trainingSession(so ort.Options) trainort.Options {
 	return opt
 }
 
-// verifyTraining is verify on ORT's training kernels (package trainort):
-// private copies of both models expose the gradients their accumulators
-// add and seed every random op; each copy must reproduce its own bytes
-// run to run before the two are compared.
-func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, so ort.Options, runs int, timeout time.Duration) error {
+// verifyTraining is verify on ORT's training kernels (package trainort).
+// Each model runs twice in fresh runner processes: as given (random ops
+// seeded), which is what memory and time are measured on, and as a private
+// copy that also exposes the gradients its accumulators add, which is what
+// the bytes are compared on. Each copy must reproduce its own bytes run to
+// run before the two are compared.
+func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, so ort.Options, iopt ops.Options, runs int, timeout time.Duration) error {
 	if err := trainort.Available(); err != nil {
 		return fmt.Errorf("%s holds training ops (com.microsoft gradient ops): %w", rep.Original, err)
 	}
@@ -55,46 +59,79 @@ func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, 
 	defer os.RemoveAll(tmp)
 	defer onInterrupt(func() { os.RemoveAll(tmp) })()
 	topt := trainingSession(so)
-	topt.Runs, topt.Timeout = max(runs, 1), timeout
+	topt.Timeout = timeout
 	rep.Runtime = "training"
 	rep.Session = fmt.Sprintf("ONNX Runtime training build (onnxruntime-web 1.19.2, WebAssembly, Node.js), 1 thread, graph optimisations %s, arena and memory pattern %s", topt.Optimize, onOff(topt.Arena))
 	rep.ORTVersion = "1.19.2 (training, WebAssembly)"
 	type side struct {
-		name string
-		m    *onnx.Model
-		prep *trainort.Prepared
-		path string
-		res  *trainort.Result
+		name           string
+		m              *onnx.Model
+		prep, meas     *trainort.Prepared
+		path, measPath string
+		res, measured  *trainort.Result
 	}
 	sides := []*side{{name: "original", m: orig}, {name: "rewritten", m: rewr}}
 	for _, s := range sides {
-		s.prep = trainort.Prepare(s.m.Proto)
-		s.path = filepath.Join(tmp, s.name+".onnx")
+		s.prep, s.meas = trainort.Prepare(s.m.Proto), trainort.PrepareToMeasure(s.m.Proto)
+		s.path, s.measPath = filepath.Join(tmp, s.name+".onnx"), filepath.Join(tmp, s.name+"_as_given.onnx")
 		if err := (&onnx.Model{Proto: s.prep.Model}).Save(s.path); err != nil {
+			return err
+		}
+		if err := (&onnx.Model{Proto: s.meas.Model}).Save(s.measPath); err != nil {
 			return err
 		}
 	}
 	names, missing := commonOutputs(sides[0].prep.Model.GetGraph(), sides[1].prep.Model.GetGraph())
 	for _, s := range sides {
-		if s.res, err = trainort.Run(context.Background(), s.path, in, names, topt); err != nil {
+		mopt := topt
+		mopt.Runs = max(runs, 1)
+		if s.measured, err = trainort.Run(context.Background(), s.measPath, in, nil, mopt); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		if !s.res.Deterministic {
+		copt := topt
+		copt.Runs = 1
+		if s.res, err = trainort.Run(context.Background(), s.path, in, names, copt); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if !s.res.Deterministic || !s.measured.Deterministic {
 			return fmt.Errorf("%s: two runs of the same model gave different bytes (random ops seeded: %d); no comparison would prove anything", s.name, s.prep.Seeded)
 		}
 	}
 	rep.Exposed = len(sides[0].prep.Gradients)
 	rep.Seeded = sides[0].prep.Seeded + sides[1].prep.Seeded
 	rep.compare(names, missing, sides[0].res.Outputs, sides[1].res.Outputs)
-	rep.setRuns(trainRun(sides[0].res), trainRun(sides[1].res), trainort.Method, rewr)
-	rep.OrderNote = "the training runtime gives no executed order"
+	rep.setRuns(trainRun(sides[0].measured), trainRun(sides[1].measured), trainort.TransientMethod, rewr)
+	// The runtime reports no executed order: replay the one ORT is
+	// predicted to run (package ortorder), plain and with ORT's buffer reuse.
+	var errO, errR error
+	var allocO, allocR ortalloc.Result
+	rep.OrderOrigBytes, allocO, errO = orderPeak(orig, predictedOrder(orig), iopt)
+	rep.OrderRewrBytes, allocR, errR = orderPeak(rewr, predictedOrder(rewr), iopt)
+	rep.AllocOrigBytes, rep.AllocRewrBytes, rep.AllocRewrHeldBytes = allocO.PeakBytes, allocR.PeakBytes, allocR.HeldBytes
+	rep.OrderNote = "the training runtime gives no executed order; ORT's order as package ortorder predicts it"
+	if errO != nil || errR != nil {
+		rep.OrderNote = fmt.Sprintf("the training runtime gives no executed order; predicting it: original: %v; rewritten: %v", errO, errR)
+	}
+	rep.OrderMismatches = orderMismatches(rewr)
 	return nil
 }
 
+// predictedOrder is ORT's predicted order of m's nodes, by profile name.
+func predictedOrder(m *onnx.Model) []string {
+	g := m.Proto.GetGraph()
+	names := ort.NodeNames(g)
+	var order []string
+	for _, i := range ortorder.PredictOrder(g) {
+		order = append(order, names[i])
+	}
+	return order
+}
+
 // trainRun is a training-runtime result as verify reports runs: the peak
-// is the first run's growth; the time the median of the runs after it.
+// is the first run's growth less the feeds; the time the median of the
+// runs after the first.
 func trainRun(r *trainort.Result) runResult {
-	rr := runResult{PeakBytes: r.PeakBytes, RunSeconds: r.Seconds, Deterministic: r.Deterministic, FirstRunPeakBytes: r.PeakBytes}
+	rr := runResult{PeakBytes: r.TransientBytes(), FedBytes: r.FedBytes, RunSeconds: r.Seconds, Deterministic: r.Deterministic}
 	if len(r.Seconds) > 0 {
 		rr.FirstRunSeconds = r.Seconds[0]
 		rr.Seconds = ort.Median(r.Seconds[1:])

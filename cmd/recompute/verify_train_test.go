@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"github.com/onnx-recompute/recompute/internal/testenv"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,10 +113,11 @@ func vtUnknownOp(t *testing.T, dir string) string {
 // A ResNet-18 training artifact in ORT's own form (ConvGrad,
 // BatchNormalizationGrad, MaxPoolGrad, InPlaceAccumulatorV2; built by
 // models/ortartifact), batch 8 at 224×224, rewritten at a 50% budget:
-// identical loss and gradients on ORT's training kernels, and a measured
-// saving. Measured on the 2-core machine (controlled setting): 398 -> 338
-// MiB, ratio 0.85, against 0.50 simulated; docs/ORT.md says where the rest
-// goes. The bound is that measurement plus about 0.05.
+// identical loss and gradients on ORT's training kernels, and the measured
+// saving follows the simulated one (issue 13: within 0.15, below 0.6).
+// Measured on the 2-core machine (controlled setting): 259.9 -> 136.3 MiB
+// (0.524) against 0.497 simulated; before the rewrite hid the input shapes
+// from ORT's planner, 0.684.
 func TestVerifyTrainingResNetArtifact(t *testing.T) {
 	vtNeedTraining(t)
 	if os.Getenv("RECOMPUTE_E2E") != "full" {
@@ -142,7 +144,7 @@ func TestVerifyTrainingResNetArtifact(t *testing.T) {
 	}
 	sim := float64(v.SimRewr) / float64(v.SimOrig)
 	t.Logf("%s: measured peak ratio %.3f, simulated %.3f, time ratio %.3f", v.Session, v.PeakRatio, sim, v.TimeRatio)
-	if sim > 0.5 || v.PeakRatio <= 0 || v.PeakRatio > 0.9 {
-		t.Errorf("simulated ratio %.3f (want at most 0.5), measured %.3f (want at most 0.9)", sim, v.PeakRatio)
+	if sim > 0.5 || v.PeakRatio <= 0 || v.PeakRatio >= 0.6 || math.Abs(v.PeakRatio-sim) > 0.15 {
+		t.Errorf("simulated ratio %.3f (want at most 0.5), measured %.3f (want below 0.6 and within 0.15 of the simulated)", sim, v.PeakRatio)
 	}
 }

@@ -49,7 +49,14 @@ type Result struct {
 // not know the shape of a value computed from an ordering guard's output
 // (a data-dependent Reshape) and never reuses for those, so on guarded
 // graphs the model is an upper bound of the planner's reuse.
-func Simulate(g *planner.Graph, order []int) Result {
+func Simulate(g *planner.Graph, order []int) Result { return SimulateUnsized(g, order, nil) }
+
+// SimulateUnsized is Simulate where ORT cannot size the values v with
+// unsized[v] when it plans (their shape depends on data, as behind
+// ortorder.HideShapes): ORT allocates them at run time, never places them
+// in a dead buffer and never places a later tensor in theirs. unsized may
+// be nil (every value sized).
+func SimulateUnsized(g *planner.Graph, order []int, unsized []bool) Result {
 	nv := len(g.Values)
 	uses := make([]int, nv)
 	for _, i := range order {
@@ -71,7 +78,9 @@ func Simulate(g *planner.Graph, order []int) Result {
 	var res Result
 	written := make([]bool, nv)
 	release := func(b, step int) {
-		freelist = slices.Insert(freelist, 0, b)
+		if !bufs[b].unsized {
+			freelist = slices.Insert(freelist, 0, b)
+		}
 		bufs[b].free, bufs[b].dead = step, true
 	}
 	for step, i := range order {
@@ -89,7 +98,8 @@ func Simulate(g *planner.Graph, order []int) Result {
 			}
 			size := g.Values[v].Bytes
 			found := -1
-			if size > minReuseBytes {
+			hidden := v < len(unsized) && unsized[v]
+			if size > minReuseBytes && !hidden {
 				for j, b := range freelist {
 					if bufs[b].bytes == size {
 						found = j
@@ -106,7 +116,7 @@ func Simulate(g *planner.Graph, order []int) Result {
 				continue
 			}
 			buf[v] = len(bufs)
-			bufs = append(bufs, buffer{bytes: size, use: uses[v], alloc: step, free: len(order)})
+			bufs = append(bufs, buffer{bytes: size, use: uses[v], alloc: step, free: len(order), unsized: hidden})
 		}
 		for _, v := range op.Inputs {
 			if b := buf[v]; b >= 0 {
@@ -148,6 +158,7 @@ type buffer struct {
 	use         int  // readers left of the tensors placed in it
 	alloc, free int  // steps: allocated before alloc, released after free
 	dead        bool // on the freelist (every tensor in it dead)
+	unsized     bool // its tensor's size is known only at run time: never reused
 }
 
 // heldAt sums, at step s, the bytes of allocated buffers that hold no live

@@ -1,6 +1,7 @@
 package ortalloc
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/onnx-recompute/recompute/planner"
@@ -51,6 +52,7 @@ func TestSimulate(t *testing.T) {
 		ops      [][3]any
 		peak     int64
 		liveness int64
+		unsized  []string // values ORT cannot size when it plans
 		held     int64
 		reused   int64
 		nBuffers int
@@ -92,10 +94,39 @@ func TestSimulate(t *testing.T) {
 				op("Relu", s("c"), s("d")), op("Relu", s("d"), s("e"))},
 			peak: 1100, liveness: 1100, reused: 100, nBuffers: 4,
 		},
+		{
+			// "held across a gap" with d unsized: d cannot take a's
+			// buffer, which is released when a dies; the liveness again.
+			name:  "unsized reader",
+			sizes: map[string]int64{"a": 100, "b": 50, "c": 1000, "d": 100},
+			outs:  s("d"),
+			ops: [][3]any{op("Relu", s("x"), s("a")), op("Relu", s("a"), s("b")), op("Relu", s("b"), s("c")),
+				op("Relu", s("c"), s("d"))},
+			unsized: s("d"),
+			peak:    1100, liveness: 1100, nBuffers: 4,
+		},
+		{
+			// The same with a unsized: its buffer never reaches the
+			// freelist, so d gets a buffer of its own.
+			name:  "unsized buffer",
+			sizes: map[string]int64{"a": 100, "b": 50, "c": 1000, "d": 100},
+			outs:  s("d"),
+			ops: [][3]any{op("Relu", s("x"), s("a")), op("Relu", s("a"), s("b")), op("Relu", s("b"), s("c")),
+				op("Relu", s("c"), s("d"))},
+			unsized: s("a"),
+			peak:    1100, liveness: 1100, nBuffers: 4,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, order := graph(tc.sizes, tc.outs, tc.ops...)
-			r := Simulate(g, order)
+			var unsized []bool
+			if tc.unsized != nil {
+				unsized = make([]bool, len(g.Values))
+				for v, val := range g.Values {
+					unsized[v] = slices.Contains(tc.unsized, val.Name)
+				}
+			}
+			r := SimulateUnsized(g, order, unsized)
 			rp, err := planner.Replay(g, planner.Liveness(g, order))
 			if err != nil {
 				t.Fatal(err)

@@ -35,7 +35,14 @@ type Prepared struct {
 // (V2) adds is also a graph output, and every random op without a seed
 // gets seed 1, so that two runs, and two models with the same random ops,
 // draw the same numbers. m is not modified; weights are shared, not copied.
-func Prepare(m *onnxpb.ModelProto) *Prepared {
+func Prepare(m *onnxpb.ModelProto) *Prepared { return prepare(m, true) }
+
+// PrepareToMeasure is Prepare without the exposed gradients: the copy keeps
+// m's outputs, so each gradient dies at its accumulator as in training and
+// the measured memory is the model's own.
+func PrepareToMeasure(m *onnxpb.ModelProto) *Prepared { return prepare(m, false) }
+
+func prepare(m *onnxpb.ModelProto, expose bool) *Prepared {
 	out := onnx.ShallowCopy(m)
 	g := onnx.ShallowCopy(m.GetGraph())
 	out.Graph = g
@@ -54,7 +61,7 @@ func Prepare(m *onnxpb.ModelProto) *Prepared {
 	g.Output = append([]*onnxpb.ValueInfoProto(nil), g.GetOutput()...)
 	g.Node = append([]*onnxpb.NodeProto(nil), g.GetNode()...)
 	for i, n := range g.Node {
-		if accumulators[n.GetOpType()] && len(n.GetInput()) > 1 && n.GetInput()[1] != "" {
+		if expose && accumulators[n.GetOpType()] && len(n.GetInput()) > 1 && n.GetInput()[1] != "" {
 			v := n.GetInput()[1]
 			if !isOut[v] {
 				isOut[v] = true

@@ -97,9 +97,26 @@ type Result struct {
 	PeakBytes int64
 	// SessionBytes is the growth of creating the session (weights, plan).
 	SessionBytes int64
+	// FedBytes is the size of the feeds. onnxruntime-web copies every feed
+	// into WebAssembly memory for the run, so PeakBytes includes them;
+	// PeakBytes - FedBytes is what the run itself needed (TransientBytes).
+	FedBytes int64
 	// Deterministic: every later run gave the first run's bytes.
 	Deterministic bool
 }
+
+// TransientBytes is the first run's growth less the feeds the runtime copied
+// in: the counterpart of the transient peak (DESIGN.md: graph inputs are
+// resident, reported apart). -1 if the peak was not measured.
+func (r *Result) TransientBytes() int64 {
+	if r.PeakBytes < 0 {
+		return -1
+	}
+	return r.PeakBytes - r.FedBytes
+}
+
+// TransientMethod describes TransientBytes.
+const TransientMethod = "VmHWM after the first run minus VmRSS just before it, less the bytes fed (onnxruntime-web copies every feed into WebAssembly memory for the run; graph inputs are resident, not transient), of the model as given (gradients not exposed), in a fresh Node.js process running ONNX Runtime's training build for WebAssembly (onnxruntime-web 1.19.2), one thread, the module compiled eagerly with no tier-up; WebAssembly memory never shrinks, so this is the first run's growth"
 
 // Method describes how Result's memory is measured.
 const Method = "VmHWM after the first run minus VmRSS just before it (peak reset via /proc/self/clear_refs, JavaScript heap collected), in a fresh Node.js process running ONNX Runtime's training build for WebAssembly (onnxruntime-web 1.19.2), one thread, the module compiled eagerly with no tier-up; WebAssembly memory never shrinks, so this is the first run's growth"
@@ -210,6 +227,9 @@ func Run(ctx context.Context, model string, feeds []ort.Tensor, outputs []string
 		return nil, fmt.Errorf("training runtime: %s: %v", filepath.Base(model), runErr)
 	}
 	res := &Result{Seconds: rep.Seconds, PeakBytes: rep.PeakBytes, SessionBytes: rep.SessionBytes, Deterministic: rep.Deterministic}
+	for _, t := range feeds {
+		res.FedBytes += int64(len(t.Data))
+	}
 	for _, o := range rep.Outputs {
 		data, err := os.ReadFile(o.File)
 		if err != nil {
