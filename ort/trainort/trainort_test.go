@@ -96,6 +96,13 @@ func TestCorpusArtifacts(t *testing.T) {
 			if v := loss.Float64At(0); math.IsNaN(v) || math.IsInf(v, 0) {
 				t.Errorf("loss %v", v)
 			}
+			var fed int64
+			for _, x := range in {
+				fed += int64(len(x.Data))
+			}
+			if res.FedBytes != fed {
+				t.Errorf("fed %d bytes, want %d", res.FedBytes, fed)
+			}
 			if res.PeakBytes <= 0 || len(res.Seconds) != 2 {
 				t.Errorf("peak %d bytes, %d timed runs", res.PeakBytes, len(res.Seconds))
 			}
@@ -160,5 +167,52 @@ func TestPrepareLeavesInput(t *testing.T) {
 	}
 	if len(p.Gradients) == 0 || p.Model.GetGraph().GetInitializer() != nil && &p.Model.GetGraph().GetInitializer()[0] != &m.Proto.GetGraph().GetInitializer()[0] {
 		t.Errorf("gradients %v; weights must be shared", p.Gradients)
+	}
+}
+
+// PrepareToMeasure keeps the model's outputs (each gradient dies at its
+// accumulator, as in training) and still seeds random ops; Prepare exposes
+// the gradients.
+func TestPrepareToMeasure(t *testing.T) {
+	b := build.New("drop")
+	b.Input("x", onnxpb.TensorProto_FLOAT, []int64{4})
+	b.Input("buf", onnxpb.TensorProto_FLOAT, []int64{4})
+	b.Node("Dropout", "drop", []string{"x"}, []string{"y"})
+	n := b.Node("InPlaceAccumulatorV2", "acc", []string{"buf", "y"}, []string{"flag"})
+	n.Domain = proto.String("com.microsoft")
+	b.Output("flag", onnxpb.TensorProto_BOOL, []int64{1})
+	m := build.Model(b.G, 17)
+	for _, tc := range []struct {
+		name    string
+		prep    func(*onnxpb.ModelProto) *Prepared
+		outputs int
+	}{
+		{"Prepare", Prepare, 2},
+		{"PrepareToMeasure", PrepareToMeasure, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.prep(m)
+			if got := len(p.Model.GetGraph().GetOutput()); got != tc.outputs || p.Seeded != 1 {
+				t.Errorf("%d outputs, %d seeded; want %d, 1", got, p.Seeded, tc.outputs)
+			}
+			if len(m.GetGraph().GetOutput()) != 1 || len(m.GetGraph().GetNode()[0].GetAttribute()) != 0 {
+				t.Error("the input model changed")
+			}
+		})
+	}
+}
+
+// The transient bytes are the growth less what was fed.
+func TestTransientBytes(t *testing.T) {
+	for _, tc := range []struct {
+		peak, fed, want int64
+	}{
+		{100, 30, 70},
+		{-1, 30, -1}, // not measured
+	} {
+		r := &Result{PeakBytes: tc.peak, FedBytes: tc.fed}
+		if got := r.TransientBytes(); got != tc.want {
+			t.Errorf("peak %d fed %d: %d, want %d", tc.peak, tc.fed, got, tc.want)
+		}
 	}
 }
