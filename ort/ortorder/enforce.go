@@ -86,14 +86,9 @@ type Options struct {
 	Hold map[string]bool
 }
 
-// Enforce adds ordering guards as EnforceOrder or GuardNodes do, as opt
-// says.
-func Enforce(g *onnxpb.GraphProto, opset int64, opt Options) (Stats, error) {
-	var st Stats
-	from, pick := opt.From, opt.Pick
-	if opset < 10 {
-		return st, fmt.Errorf("enforce ORT order: default-domain opset %d < 10 has no Slice with inputs", opset)
-	}
+// freshNamer returns a function that makes names unused in g (values,
+// nodes, inputs, initializers), each base + "_" + a sequence number.
+func freshNamer(g *onnxpb.GraphProto) func(base string) string {
 	names := map[string]bool{}
 	for _, n := range g.GetNode() {
 		for _, o := range n.GetOutput() {
@@ -108,7 +103,7 @@ func Enforce(g *onnxpb.GraphProto, opset int64, opt Options) (Stats, error) {
 		names[t.GetName()] = true
 	}
 	seq := 0
-	fresh := func(base string) string {
+	return func(base string) string {
 		for {
 			seq++
 			s := base + "_" + strconv.Itoa(seq)
@@ -118,6 +113,17 @@ func Enforce(g *onnxpb.GraphProto, opset int64, opt Options) (Stats, error) {
 			}
 		}
 	}
+}
+
+// Enforce adds ordering guards as EnforceOrder or GuardNodes do, as opt
+// says.
+func Enforce(g *onnxpb.GraphProto, opset int64, opt Options) (Stats, error) {
+	var st Stats
+	from, pick := opt.From, opt.Pick
+	if opset < 10 {
+		return st, fmt.Errorf("enforce ORT order: default-domain opset %d < 10 has no Slice with inputs", opset)
+	}
+	fresh := freshNamer(g)
 	konst := constantValues(g)
 	fused := fusionValues(g, konst)
 	st.Ranked = scaleOperands(g, fused)

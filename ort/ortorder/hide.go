@@ -3,7 +3,6 @@ package ortorder
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -36,31 +35,12 @@ func HideShapes(g *onnxpb.GraphProto, opset int64, inputs []string) (int, error)
 		return 0, fmt.Errorf("hide shapes: default-domain opset %d < 10 has no Slice with inputs", opset)
 	}
 	read := map[string]bool{}
-	names := map[string]bool{}
 	for _, n := range g.GetNode() {
 		for _, v := range n.GetInput() {
 			read[v] = true
 		}
-		for _, o := range n.GetOutput() {
-			names[o] = true
-		}
-		names[n.GetName()] = true
 	}
-	for _, v := range g.GetInput() {
-		names[v.GetName()] = true
-	}
-	for _, t := range g.GetInitializer() {
-		names[t.GetName()] = true
-	}
-	fresh := func(base string) string {
-		for k := 1; ; k++ {
-			s := base + "_" + strconv.Itoa(k)
-			if !names[s] {
-				names[s] = true
-				return s
-			}
-		}
-	}
+	fresh := freshNamer(g)
 	var guards []*onnxpb.NodeProto
 	add := func(op string, ins, outs []string, attrs ...*onnxpb.AttributeProto) {
 		guards = append(guards, &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(fresh(HidePrefix + op)),
