@@ -61,6 +61,12 @@ type verifyReport struct {
 	// Of the rewritten model's modelled peak: bytes of dead buffers held
 	// for a later reuse.
 	AllocRewrHeldBytes int64 `json:"ort_alloc_rewritten_held_bytes,omitempty"`
+	// What ORT held beyond the rewritten model's live tensors in ORT's
+	// order (measured minus simulated), and of it what no model here
+	// covers (beyond the buffer-reuse model: kernel workspace, allocator,
+	// arena).
+	BeyondBytes     int64 `json:"beyond_model_bytes,omitempty"`
+	UnmodelledBytes int64 `json:"beyond_model_unmodelled_bytes,omitempty"`
 	// Positions where ORT's predicted order of REWRITTEN (ortorder) differs
 	// from its file order; 0 means ORT runs the schedule as written.
 	OrderMismatches int    `json:"ort_order_mismatches"`
@@ -281,8 +287,20 @@ func (rep *verifyReport) setRuns(orig, rewr runResult, method string, rewritten 
 	}
 }
 
+// beyondModel sets what ORT held beyond the rewritten model's simulated
+// live tensors, and the part the buffer-reuse model does not explain.
+func (rep *verifyReport) beyondModel() {
+	if rep.OrderRewrBytes <= 0 || rep.Rewr.PeakBytes <= rep.OrderRewrBytes {
+		return
+	}
+	rep.BeyondBytes = rep.Rewr.PeakBytes - rep.OrderRewrBytes
+	reuse := max(rep.AllocRewrBytes-rep.OrderRewrBytes, 0)
+	rep.UnmodelledBytes = max(rep.BeyondBytes-reuse, 0)
+}
+
 // finish prints the report (text or JSON) and fails if an output differs.
 func (rep *verifyReport) finish(stdout io.Writer, asJSON bool) error {
+	rep.beyondModel()
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -489,6 +507,10 @@ func (r *verifyReport) writeText(w io.Writer) {
 		if r.AllocRewrHeldBytes > 0 {
 			fmt.Fprintf(w, "  (ORT's planner puts a tensor in a dead buffer of its size and keeps that buffer until then: %s of the rewritten peak hold no live tensor; ort/ortalloc)\n", planner.HumanBytes(r.AllocRewrHeldBytes))
 		}
+	}
+	if r.BeyondBytes > 0 {
+		fmt.Fprintf(w, "beyond the model: ORT held %s more than the rewritten model's live tensors in ORT's order; %s of it the buffer reuse modelled above, %s not modelled (kernel workspace, allocator, arena)\n",
+			planner.HumanBytes(r.BeyondBytes), planner.HumanBytes(r.BeyondBytes-r.UnmodelledBytes), planner.HumanBytes(r.UnmodelledBytes))
 	}
 	fmt.Fprintf(w, "%-32s %14s %14s %8.3f\n", fmt.Sprintf("time (median of %d runs)", len(r.Orig.RunSeconds)), seconds(r.Orig.Seconds), seconds(r.Rewr.Seconds), r.TimeRatio)
 	if r.PredictedTimeRatio > 0 {

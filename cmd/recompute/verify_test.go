@@ -228,3 +228,26 @@ func TestORTOrder(t *testing.T) {
 		})
 	}
 }
+
+// What ORT held beyond the model: measured minus the simulated live
+// tensors in ORT's order, and the part the buffer-reuse model leaves.
+func TestVerifyBeyondModel(t *testing.T) {
+	for _, tc := range []struct {
+		name                       string
+		measured, order, alloc     int64
+		wantBeyond, wantUnmodelled int64
+	}{
+		{"reuse explains part", 500, 300, 350, 200, 150},
+		{"reuse explains all", 340, 300, 350, 40, 0},
+		{"below the simulation", 280, 300, 350, 0, 0},
+		{"no order simulated", 500, 0, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := verifyReport{Rewr: runResult{PeakBytes: tc.measured}, OrderRewrBytes: tc.order, AllocRewrBytes: tc.alloc}
+			r.beyondModel()
+			if r.BeyondBytes != tc.wantBeyond || r.UnmodelledBytes != tc.wantUnmodelled {
+				t.Errorf("beyond %d, unmodelled %d; want %d, %d", r.BeyondBytes, r.UnmodelledBytes, tc.wantBeyond, tc.wantUnmodelled)
+			}
+		})
+	}
+}
