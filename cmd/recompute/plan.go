@@ -144,18 +144,21 @@ func readCG(path string) (*planner.Graph, error) {
 
 // planReport is what plan prints (text) or encodes (--json).
 type planReport struct {
-	Source              string   `json:"source"`
-	Strategy            string   `json:"strategy"`
-	Objective           string   `json:"objective"`
-	BudgetBytes         int64    `json:"budget_bytes,omitempty"`
-	NonePeakBytes       int64    `json:"none_transient_peak_bytes"`
-	PredictedPeakBytes  int64    `json:"predicted_transient_peak_bytes"`
-	RescheduleMoves     int      `json:"reschedule_moves,omitempty"`
-	PeakBytes           int64    `json:"replayed_transient_peak_bytes"`
-	ReductionPercent    float64  `json:"reduction_percent"`
-	OverheadCost        float64  `json:"overhead_cost_units"`
-	ForwardCost         float64  `json:"forward_cost_units"`
-	OverheadPercent     float64  `json:"overhead_percent_of_forward"`
+	Source             string  `json:"source"`
+	Strategy           string  `json:"strategy"`
+	Objective          string  `json:"objective"`
+	BudgetBytes        int64   `json:"budget_bytes,omitempty"`
+	NonePeakBytes      int64   `json:"none_transient_peak_bytes"`
+	PredictedPeakBytes int64   `json:"predicted_transient_peak_bytes"`
+	RescheduleMoves    int     `json:"reschedule_moves,omitempty"`
+	PeakBytes          int64   `json:"replayed_transient_peak_bytes"`
+	ReductionPercent   float64 `json:"reduction_percent"`
+	OverheadCost       float64 `json:"overhead_cost_units"`
+	ForwardCost        float64 `json:"forward_cost_units"`
+	OverheadPercent    float64 `json:"overhead_percent_of_forward"`
+	// The predicted time overhead: recomputed cost over the training
+	// step's (every op, forward and backward).
+	TimeOverheadPercent float64  `json:"predicted_time_overhead_percent"`
 	Segments            int      `json:"segments"`
 	RecomputedOps       int      `json:"recomputed_ops"`
 	Recomputed          []string `json:"recomputed"`
@@ -236,6 +239,13 @@ func newPlanReport(source string, g *planner.Graph, p *planner.Plan) *planReport
 	if p.ForwardCost > 0 {
 		r.OverheadPercent = 100 * p.OverheadCost / p.ForwardCost
 	}
+	step := 0.0
+	for _, op := range g.Ops {
+		step += op.Cost
+	}
+	if step > p.ForwardCost { // cg files cost only the forward ops
+		r.TimeOverheadPercent = 100 * p.OverheadCost / step
+	}
 	for _, o := range p.Recomputed {
 		r.Recomputed = append(r.Recomputed, g.Ops[o].Name)
 	}
@@ -278,7 +288,11 @@ func (r *planReport) writeText(w io.Writer) {
 		fmt.Fprintf(w, " (%s)", r.FloorStepOp)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  recompute overhead:        %s cost units (%.1f%% of the forward cost %s)\n", rwFmtCount(r.OverheadCost), r.OverheadPercent, rwFmtCount(r.ForwardCost))
+	step := ""
+	if r.TimeOverheadPercent > 0 {
+		step = fmt.Sprintf("; %.1f%% of the training step's, the predicted time overhead", r.TimeOverheadPercent)
+	}
+	fmt.Fprintf(w, "  recompute overhead:        %s cost units (%.1f%% of the forward cost %s%s)\n", rwFmtCount(r.OverheadCost), r.OverheadPercent, rwFmtCount(r.ForwardCost), step)
 	fmt.Fprintf(w, "  segments:                  %d\n", r.Segments)
 	fmt.Fprintf(w, "  recomputed ops:            %d of %d forward ops\n", r.RecomputedOps, r.CostModelForwardOps)
 	fmt.Fprintf(w, "  schedule:                  %d compute steps", r.ComputeSteps)
