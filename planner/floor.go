@@ -6,7 +6,7 @@ import "fmt"
 // graph, recomputation or not: the largest of
 //   - the graph outputs (transient ones), which all live at the end, and
 //   - one op's working set: its transient inputs and outputs, live
-//     together while it runs.
+//     together while it runs, and its kernel's workspace.
 //
 // When the none peak already sits on the floor no plan can lower it, and
 // Make says so at once instead of searching.
@@ -27,7 +27,7 @@ func Floors(g *Graph) Floor {
 	}
 	seen := make([]int, len(g.Values)) // op index + 1 that last counted the value
 	for i, op := range g.Ops {
-		var b int64
+		b := op.Workspace
 		for _, list := range [][]int{op.Inputs, op.Outputs} {
 			for _, v := range list {
 				if g.Values[v].Resident || seen[v] == i+1 {

@@ -23,6 +23,10 @@ type Op struct {
 	Outputs      []int // value indexes written (a gradient may have several writers: accumulation)
 	Cost         float64
 	Recomputable bool
+	// Workspace is the bytes the runtime's kernel allocates while the op
+	// runs, beyond its inputs and outputs (ops.Workspace; 0 for cg files
+	// and the graph-only model). It counts at the op's step, never after.
+	Workspace int64
 }
 
 // Graph is the training graph the planner works on: forward ops, backward

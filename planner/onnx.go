@@ -120,6 +120,7 @@ func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph,
 		default:
 			op.Cost = ops.FLOPs(n, r)
 		}
+		op.Workspace = ops.Workspace(n, r)
 		op.Recomputable = !op.Backward && ops.Recomputable(n)
 		if !op.Backward {
 			g.ForwardCost += op.Cost

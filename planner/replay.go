@@ -23,7 +23,7 @@ func FreeStep(v int) Step { return Step{Op: -1, Free: v} }
 
 // Replayed is the outcome of replaying a schedule.
 type Replayed struct {
-	PeakBytes int64   // transient peak: max over compute steps of live bytes (inputs and outputs at once)
+	PeakBytes int64   // transient peak: max over compute steps of live bytes (inputs and outputs at once) plus the op's workspace
 	Timeline  []int64 // live bytes after each step
 	// OverheadCost is the summed cost of recompute steps (forward ops run
 	// more than once); Recomputed lists those ops, ascending.
@@ -72,8 +72,8 @@ func Replay(g *Graph, s Schedule) (*Replayed, error) {
 				live[v] = true
 				cur += g.Values[v].Bytes
 			}
-			if cur > peak {
-				peak = cur
+			if cur+op.Workspace > peak {
+				peak = cur + op.Workspace
 			}
 		case st.Op == -1:
 			v := st.Free
@@ -164,10 +164,10 @@ func Liveness(g *Graph, order []int) Schedule {
 }
 
 // peakStep returns the index in s of the first compute step at which r
-// (s replayed) reaches its peak, or -1.
-func peakStep(s Schedule, r *Replayed) int {
+// (s replayed on g) reaches its peak, or -1.
+func peakStep(g *Graph, s Schedule, r *Replayed) int {
 	for i, st := range s {
-		if st.Op >= 0 && r.Timeline[i] == r.PeakBytes {
+		if st.Op >= 0 && r.Timeline[i]+g.Ops[st.Op].Workspace == r.PeakBytes {
 			return i
 		}
 	}
@@ -190,7 +190,7 @@ func PeakLive(g *Graph, s Schedule) (step int, vals []PeakValue, err error) {
 	if err != nil {
 		return -1, nil, err
 	}
-	if step = peakStep(s, r); step < 0 {
+	if step = peakStep(g, s, r); step < 0 {
 		return -1, nil, nil
 	}
 	writer := make([]int, len(g.Values))

@@ -140,7 +140,7 @@ func (c *planCtx) prune(x *candidate, limit int64) *candidate {
 func (c *planCtx) reschedMoves(order []int, s Schedule, rep *Replayed) [][]int {
 	g, ix := c.g, c.ix
 	// q: the position in order of the compute step at the peak.
-	at := peakStep(s, rep)
+	at := peakStep(g, s, rep)
 	if at < 0 {
 		return nil
 	}

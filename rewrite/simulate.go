@@ -166,6 +166,9 @@ func simGraph(gp *onnxpb.GraphProto, g *planner.Graph, origin []int, cloneOf map
 			o = origin[i]
 		}
 		op.Backward = o >= 0 && g.Ops[o].Backward
+		if o >= 0 {
+			op.Workspace = g.Ops[o].Workspace // a clone's kernel needs what its original's does
+		}
 		for _, x := range nodeReads(n) {
 			op.Inputs = append(op.Inputs, value(x))
 			for a, ok := alias[x]; ok; a, ok = alias[a] {

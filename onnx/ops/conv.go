@@ -10,9 +10,9 @@ import (
 
 func init() {
 	register(
-		Rule{Type: "Conv", Infer: inferConv, FLOPs: convFLOPs, Recompute: always},
+		Rule{Type: "Conv", Infer: inferConv, FLOPs: convFLOPs, Recompute: always, Workspace: convWorkspace},
 		Rule{Type: "ConvInteger", Infer: inferConv, FLOPs: convFLOPs, Recompute: always},
-		Rule{Type: "ConvTranspose", Infer: inferConvTranspose, FLOPs: convTransposeFLOPs, Recompute: always},
+		Rule{Type: "ConvTranspose", Infer: inferConvTranspose, FLOPs: convTransposeFLOPs, Recompute: always, Workspace: convTransposeWorkspace},
 		Rule{Domain: "com.microsoft", Type: "ConvGrad", Infer: inferConvGrad, FLOPs: convGradFLOPs, Recompute: always},
 	)
 }

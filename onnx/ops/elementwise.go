@@ -35,7 +35,7 @@ func init() {
 		Rule{Type: "Cast", Infer: inferCast, FLOPs: perOutput(1), Recompute: always},
 		Rule{Type: "CastLike", Infer: inferCastLike, FLOPs: perOutput(1), Recompute: always},
 		Rule{Type: "Dropout", Infer: inferDropout, FLOPs: perOutput(1), Recompute: dropoutDeterministic},
-		Rule{Type: "Where", Infer: inferWhere, FLOPs: perOutput(1), Recompute: always},
+		Rule{Type: "Where", Infer: inferWhere, FLOPs: perOutput(1), Recompute: always, Workspace: whereWorkspace},
 	)
 	arith := []string{"Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor"}
 	registerAs("", arith, Rule{Infer: inferBinary, FLOPs: perOutput(1), Recompute: always})

@@ -22,7 +22,7 @@ func init() {
 	// With duplicate indices and reduction "none" the result depends on the
 	// kernel's write order, but a given runtime repeats it; we allow clones.
 	registerAs("", []string{"ScatterElements", "Scatter", "ScatterND"},
-		Rule{Infer: inferSameAsInput0, FLOPs: scatterFLOPs, Recompute: always})
+		Rule{Infer: inferSameAsInput0, FLOPs: scatterFLOPs, Recompute: always, Workspace: scatterWorkspace})
 }
 
 func inferSameAsInput0(c *Ctx) error {

@@ -23,6 +23,9 @@ type Rule struct {
 	// Recompute says whether this node may be run a second time with the same
 	// result: deterministic, no side effects, no subgraph.
 	Recompute func(n *onnxpb.NodeProto) bool
+	// Workspace, if set, is the bytes ORT's CPU kernel allocates for one
+	// run beyond the outputs (workspace.go); nil: none.
+	Workspace func(n *onnxpb.NodeProto, in, out []Tensor) int64
 }
 
 var registry = map[string]*Rule{}

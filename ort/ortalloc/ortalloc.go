@@ -144,8 +144,12 @@ func SimulateUnsized(g *planner.Graph, order []int, unsized []bool) Result {
 	peakStep := 0
 	for s, d := range delta {
 		cur += d
-		if cur > res.PeakBytes {
-			res.PeakBytes, peakStep = cur, s
+		at := cur
+		if s < len(order) {
+			at += g.Ops[order[s]].Workspace // the kernel's own, freed within the step
+		}
+		if at > res.PeakBytes {
+			res.PeakBytes, peakStep = at, s
 		}
 	}
 	res.HeldBytes = heldAt(g, order, buf, bufs, peakStep)
