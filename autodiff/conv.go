@@ -2,6 +2,7 @@ package autodiff
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/onnx-recompute/recompute/onnx/build"
@@ -109,6 +110,56 @@ func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC
 	}
 	out := b.op("ConvTranspose", name, []string{x, w}, attrs...)
 	b.setShape(out, b.elem(x), concatInts([]int64{xd[0], outC}, want))
+	return out, nil
+}
+
+// inputGrad is the input gradient of a convolution: transposeConv, or,
+// when it needs less memory while it runs, the same sums as a convolution
+// of dY with W's kernels flipped and its two channel axes swapped (stride
+// 1, one group, pads p becoming d·(k-1)-p). ORT's ConvTranspose kernel
+// computes each image into a column buffer of (channels of dX) × kernel
+// size × (pixels of dY), nine times a dX image for a 3×3 kernel; its Conv
+// kernel expands an image only when there are more filters than output
+// pixels, into pixels × dY channels × kernel size (onnx/ops/workspace.go).
+// The flipped weights are two weight-sized tensors, counted against it.
+func (b *builder) inputGrad(name, dy, w string, g convGeom, group, outC int64, want []int64) (string, error) {
+	dyd, wd := b.shapes[dy].dims, b.shapes[w].dims
+	r := len(want)
+	ok := group == 1 && len(dyd) == r+2 && len(wd) == r+2 && b.elem(dy) == onnxpb.TensorProto_FLOAT
+	pads := make([]int64, 2*r)
+	kernel, inPix, outPix := int64(1), int64(1), int64(1)
+	for i := 0; ok && i < r; i++ {
+		span := g.d[i] * (g.k[i] - 1)
+		pads[i], pads[r+i] = span-g.pb[i], span-g.pe[i]
+		ok = g.s[i] == 1 && pads[i] >= 0 && pads[r+i] >= 0 && dyd[2+i]+pads[i]+pads[r+i]-span == want[i]
+		kernel *= g.k[i]
+		inPix *= dyd[2+i]
+		outPix *= want[i]
+	}
+	if ok {
+		wElems := wd[0] * wd[1] * kernel
+		transposeWS := outC * kernel * inPix
+		convWS := int64(128 * 128)
+		if outC > outPix {
+			convWS = outPix * dyd[1] * kernel
+		}
+		ok = convWS+2*wElems < transposeWS
+	}
+	if !ok {
+		return b.transposeConv(name, dy, w, g, group, outC, want)
+	}
+	perm := []int64{1, 0}
+	axes, starts, ends, steps := make([]int64, r), make([]int64, r), make([]int64, r), make([]int64, r)
+	for i := 0; i < r; i++ {
+		perm = append(perm, int64(2+i))
+		axes[i], starts[i], ends[i], steps[i] = int64(2+i), -1, math.MinInt64, -1
+	}
+	wt := b.transpose("W_swapped", w, perm)
+	flip := b.op("Slice", "W_flipped", []string{wt, b.constI64(starts...), b.constI64(ends...), b.constI64(axes...), b.constI64(steps...)})
+	b.setShape(flip, b.elem(w), b.shapes[wt].dims)
+	out := b.op("Conv", name, []string{dy, flip},
+		build.AttrInts("kernel_shape", g.k...), build.AttrInts("dilations", g.d...), build.AttrInts("pads", pads...), build.AttrInts("strides", ones(r)...))
+	b.setShape(out, b.elem(dy), concatInts([]int64{dyd[0], outC}, want))
 	return out, nil
 }
 
@@ -227,8 +278,9 @@ func (b *builder) biasGrad(dy string) string {
 	return b.reduceSum("dB", dy, concatInts([]int64{0}, rangeFrom(2, r-2)), false)
 }
 
-// gradConv: dX = ConvTranspose(dY, W) (same strides, pads, dilations, groups,
-// output_padding so dX has X's shape); dW = weightGrad(X, dY); dB = ΣdY.
+// gradConv: dX = inputGrad(dY, W) (ConvTranspose with the same strides,
+// pads, dilations, groups, output_padding so dX has X's shape, or its
+// convolution form); dW = weightGrad(X, dY); dB = ΣdY.
 // dW is emitted before dX, so that X (often read last here) can be freed
 // before dX is allocated when the backward runs in file order.
 func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
@@ -289,7 +341,7 @@ func gradConv(b *builder, n *onnxpb.NodeProto, dy []string) error {
 			b.setShape(wp, b.elem(w), pw)
 		}
 		pd := b.shapes[p].dims
-		dx, err := b.transposeConv(name, dy[0], wp, g, group, pd[1], pd[2:])
+		dx, err := b.inputGrad(name, dy[0], wp, g, group, pd[1], pd[2:])
 		if err != nil {
 			return err
 		}

@@ -148,6 +148,14 @@ func TestOps(t *testing.T) {
 	}
 	in4 := []int64{2, 3, 7, 7}
 	cases = append(cases,
+		// Input gradients in their convolution form (stride 1, large
+		// images: ConvTranspose's column buffer would be larger), with
+		// asymmetric pads and dilations, 2-D and 1-D. The loss is a sum:
+		// with a mean squared error the small coordinates of these large
+		// inputs drown in float32 rounding of the central differences.
+		opCase{"conv_dx_as_conv", after([]int64{1, 4, 40, 40}, []int64{1, 3, 40, 40}, "Conv", param(3, 4, 3, 3), build.AttrInts("pads", 1, 1, 1, 1)), "sum", 0},
+		opCase{"conv_dx_as_conv_dil_asym", after([]int64{2, 3, 36, 36}, []int64{2, 2, 35, 35}, "Conv", param(2, 3, 3, 3), build.AttrInts("dilations", 2, 2), build.AttrInts("pads", 2, 1, 2, 1)), "sum", 0},
+		opCase{"conv1d_dx_as_conv", after([]int64{2, 2, 4000}, []int64{2, 3, 3998}, "Conv", param(3, 2, 5), build.AttrInts("pads", 1, 1)), "sum", 0},
 		// Non-overlapping windows whose last one hangs over the edge
 		// (GoogLeNet's 2x2 ceil pools on 7x7 maps): MaxUnpool would infer
 		// 8x8 and ORT refuses a smaller output_shape.

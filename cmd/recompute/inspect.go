@@ -175,6 +175,12 @@ type peakReport struct {
 	AtNodeLabel    string `json:"at_node_label,omitempty"`
 	ResidentBytes  int64  `json:"resident_bytes"`
 	TotalBytes     int64  `json:"total_bytes"`
+	// WorkspaceBytes is the part of TransientBytes that AtNode's kernel
+	// allocates for itself while it runs (ORT's CPU kernels, onnx/ops);
+	// MaxWorkspace the largest of any node, at MaxWorkspaceLabel.
+	WorkspaceBytes    int64  `json:"workspace_bytes"`
+	MaxWorkspaceBytes int64  `json:"max_workspace_bytes"`
+	MaxWorkspaceLabel string `json:"max_workspace_at,omitempty"`
 }
 
 type valueReport struct {
@@ -344,7 +350,7 @@ func describe(m *onnx.Model, opt ops.Options, loss string) (*inspectReport, erro
 		rep.Largest = append(rep.Largest, vr)
 	}
 
-	rep.Peak = fileOrderPeak(g, v, constNode, size)
+	rep.Peak = fileOrderPeak(g, v, constNode, size, func(i int) int64 { return ops.Workspace(g.GetNode()[i], r) })
 	rep.Peak.ResidentBytes = rep.Resident.TotalBytes
 	rep.Peak.TotalBytes = rep.Peak.TransientBytes + rep.Peak.ResidentBytes
 	return rep, nil
@@ -473,8 +479,9 @@ func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, split *ops.Sp
 // stable topological order if the file is not sorted), with DESIGN.md's
 // memory semantics: a value occupies its bytes from its producer until its
 // last consumer has run (graph outputs until the end); running a node needs
-// its inputs and outputs at once. Resident values are not counted.
-func fileOrderPeak(g *onnxpb.GraphProto, v *onnx.View, constNode []bool, size func(string) (int64, bool)) peakReport {
+// its inputs and outputs at once, plus the workspace ws(node) its kernel
+// allocates while it runs. Resident values are not counted.
+func fileOrderPeak(g *onnxpb.GraphProto, v *onnx.View, constNode []bool, size func(string) (int64, bool), ws func(int) int64) peakReport {
 	order := v.Order
 	p := peakReport{Order: "file", AtNode: -1}
 	for k, i := range order {
@@ -513,15 +520,26 @@ func fileOrderPeak(g *onnxpb.GraphProto, v *onnx.View, constNode []bool, size fu
 		}
 	}
 	var live int64
+	maxAt := -1
 	for k := range order {
 		live += delta[k]
-		if live > p.TransientBytes || p.AtNode < 0 {
-			p.TransientBytes = live
-			p.AtNode = order[k]
+		var w int64
+		if !constNode[order[k]] {
+			w = ws(order[k])
+		}
+		if live+w > p.TransientBytes || p.AtNode < 0 {
+			p.TransientBytes = live + w
+			p.AtNode, p.WorkspaceBytes = order[k], w
+		}
+		if w > p.MaxWorkspaceBytes {
+			p.MaxWorkspaceBytes, maxAt = w, order[k]
 		}
 	}
 	if p.AtNode >= 0 {
 		p.AtNodeLabel = onnx.NodeLabel(g, p.AtNode)
+	}
+	if maxAt >= 0 {
+		p.MaxWorkspaceLabel = onnx.NodeLabel(g, maxAt)
 	}
 	return p
 }
@@ -570,7 +588,13 @@ func (rep *inspectReport) writeText(w io.Writer) {
 	if pk.AtNode >= 0 {
 		at = " at " + pk.AtNodeLabel
 	}
+	if pk.WorkspaceBytes > 0 {
+		at += fmt.Sprintf(" (%s of it that node's kernel workspace)", planner.HumanBytes(pk.WorkspaceBytes))
+	}
 	fmt.Fprintf(w, "peak         transient %s%s, nodes in %s order; with resident %s\n", planner.HumanBytes(pk.TransientBytes), at, pk.Order, planner.HumanBytes(pk.TotalBytes))
+	if pk.MaxWorkspaceBytes > 0 {
+		fmt.Fprintf(w, "workspace    largest %s at %s (ORT's CPU kernel allocates it while the node runs; counted in the peak at its step)\n", planner.HumanBytes(pk.MaxWorkspaceBytes), pk.MaxWorkspaceLabel)
+	}
 	fmt.Fprintf(w, "largest transient values:\n")
 	for _, l := range rep.Largest {
 		phase := ""

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx"
@@ -185,7 +186,8 @@ type peakValue struct {
 	Bytes  int64  `json:"bytes"`
 	Writer string `json:"written_by"`
 	// Kind: activation (forward op's first run), recomputed (a clone's
-	// output) or gradient (a backward op's output).
+	// output), gradient (a backward op's output) or workspace (the
+	// running op's kernel workspace, not a value).
 	Kind string `json:"kind"`
 }
 
@@ -217,6 +219,19 @@ func peakValues(g *planner.Graph, s planner.Schedule, n int) (string, []peakValu
 		out = append(out, pv)
 	}
 	op := &g.Ops[s[step].Op]
+	if op.Workspace > 0 {
+		// The running op's kernel workspace is part of the peak too; it
+		// is listed as its own row, in its place by size.
+		ws := peakValue{Name: "(kernel workspace)", Bytes: op.Workspace, Kind: "workspace", Writer: op.Type + " " + op.Name}
+		i := 0
+		for i < len(out) && out[i].Bytes >= ws.Bytes {
+			i++
+		}
+		if i < n {
+			out = slices.Insert(out, i, ws)
+			out = out[:min(n, len(out))]
+		}
+	}
 	return op.Type + " " + op.Name, out, nil
 }
 

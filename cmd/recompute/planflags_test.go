@@ -99,7 +99,7 @@ func TestPlanTop(t *testing.T) {
 		if i > 0 && v.Bytes > rep.AtPeak[i-1].Bytes {
 			t.Errorf("at_peak not largest first: %v", rep.AtPeak)
 		}
-		if v.Name == "" || v.Writer == "" || (v.Kind != "activation" && v.Kind != "recomputed" && v.Kind != "gradient") {
+		if v.Name == "" || v.Writer == "" || (v.Kind != "activation" && v.Kind != "recomputed" && v.Kind != "gradient" && v.Kind != "workspace") {
 			t.Errorf("incomplete entry %+v", v)
 		}
 	}
