@@ -38,7 +38,18 @@ type Options struct {
 	// last layers); the others are frozen, and the backward graph holds
 	// only what the chosen ones need. Nil: every one trains.
 	Trainable func(name string) bool
+	// ConvInputGrad picks the form of a convolution's input gradient:
+	// "transpose" (the default, ""): ConvTranspose; "auto": a convolution
+	// with flipped kernels where ORT's ConvTranspose column buffer would
+	// need more memory (conv.go, inputGrad). Under ORT's default graph
+	// optimisations the auto form's rewrites have differed from the
+	// original in the last bits of the first layers' gradients (ResNet-50:
+	// 3 of 162 outputs, max rel diff 0.2%), so it is not the default.
+	ConvInputGrad string
 }
+
+// ConvInputGrads lists the accepted Options.ConvInputGrad values.
+var ConvInputGrads = []string{"transpose", "auto"}
 
 // ClassAxisKey is the metadata_props key through which a model states the
 // class axis of its first output.
@@ -72,6 +83,13 @@ func Build(m *onnx.Model, opt Options) (*onnx.Model, error) {
 		return nil, err
 	}
 	b.trainable = opt.Trainable
+	switch opt.ConvInputGrad {
+	case "", "transpose":
+	case "auto":
+		b.convForms = true
+	default:
+		return nil, fmt.Errorf("autodiff: convolution input gradient form %q (want transpose or auto)", opt.ConvInputGrad)
+	}
 	if err := b.convertForward(); err != nil {
 		return nil, err
 	}
@@ -107,6 +125,7 @@ func Build(m *onnx.Model, opt Options) (*onnx.Model, error) {
 
 // builder holds the training graph under construction.
 type builder struct {
+	convForms bool // Options.ConvInputGrad "auto"
 	src    *onnx.Model
 	g      *onnxpb.GraphProto // the new graph; nodes are appended
 	opset  int64              // opset of the source model's default domain

@@ -114,7 +114,8 @@ func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC
 }
 
 // inputGrad is the input gradient of a convolution: transposeConv, or,
-// when it needs less memory while it runs, the same sums as a convolution
+// with Options.ConvInputGrad "auto" and when it needs less memory while it
+// runs, the same sums as a convolution
 // of dY with W's kernels flipped and its two channel axes swapped (stride
 // 1, one group, pads p becoming d·(k-1)-p). ORT's ConvTranspose kernel
 // computes each image into a column buffer of (channels of dX) × kernel
@@ -125,7 +126,7 @@ func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC
 func (b *builder) inputGrad(name, dy, w string, g convGeom, group, outC int64, want []int64) (string, error) {
 	dyd, wd := b.shapes[dy].dims, b.shapes[w].dims
 	r := len(want)
-	ok := group == 1 && len(dyd) == r+2 && len(wd) == r+2 && b.elem(dy) == onnxpb.TensorProto_FLOAT
+	ok := b.convForms && group == 1 && len(dyd) == r+2 && len(wd) == r+2 && b.elem(dy) == onnxpb.TensorProto_FLOAT
 	pads := make([]int64, 2*r)
 	kernel, inPix, outPix := int64(1), int64(1), int64(1)
 	for i := 0; ok && i < r; i++ {

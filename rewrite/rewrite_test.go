@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"github.com/onnx-recompute/recompute/internal/testenv"
+	"github.com/onnx-recompute/recompute/ort/ortorder"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -442,6 +443,19 @@ func TestApplyHideShapes(t *testing.T) {
 				}
 				if rep.ReusePeakBytes != rep.ORTPeakBytes {
 					t.Errorf("modelled ORT peak %d, liveness in ORT's order %d: want equal (no reuse)", rep.ReusePeakBytes, rep.ORTPeakBytes)
+				}
+				// A declared shape would let ORT size the value again.
+				hidden, declared := ortorder.ShapeHidden(out.Proto.Graph), 0
+				for _, vi := range out.Proto.Graph.ValueInfo {
+					if hidden[vi.GetName()] {
+						declared++
+						if vi.GetType().GetTensorType().GetShape() != nil {
+							t.Errorf("value_info of hidden value %s declares a shape", vi.GetName())
+						}
+					}
+				}
+				if declared == 0 {
+					t.Errorf("no value_info of a hidden value (the clones'): nothing checked")
 				}
 			} else if readers == 0 {
 				t.Errorf("nothing reads x")

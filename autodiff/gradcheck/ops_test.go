@@ -2,6 +2,8 @@ package gradcheck
 
 import (
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/onnx-recompute/recompute/autodiff"
@@ -71,9 +73,19 @@ func (c opCase) training(t *testing.T) *onnx.Model {
 	if opset == 0 {
 		opset = 17
 	}
-	tm, err := autodiff.Build(&onnx.Model{Proto: build.Model(g.G, opset)}, autodiff.Options{Loss: c.loss})
+	opt := autodiff.Options{Loss: c.loss}
+	convForm := strings.Contains(c.name, "_as_conv") // the cases of the convolution form
+	if convForm {
+		opt.ConvInputGrad = "auto"
+	}
+	tm, err := autodiff.Build(&onnx.Model{Proto: build.Model(g.G, opset)}, opt)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if convForm && !slices.ContainsFunc(tm.Proto.Graph.Node, func(n *onnxpb.NodeProto) bool {
+		return n.GetOpType() == "Conv" && strings.HasPrefix(n.GetName(), "Grad/") && strings.HasSuffix(n.GetName(), "/dX")
+	}) {
+		t.Fatal("no input gradient in the convolution form")
 	}
 	return tm
 }

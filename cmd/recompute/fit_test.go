@@ -30,8 +30,10 @@ func TestRewriteBudgetModel(t *testing.T) {
 		{"gpt2-50%", "gpt2", []string{"--batch", "2", "--seq", "512", "--budget", "50%"}, true, true},
 		// Shapes hidden, the first plan meets it; visible, no feasible plan
 		// meets it in the model: the first plan is kept, with a warning.
-		{"unet-50%", "unet", []string{"--batch", "2", "--size", "572", "--budget", "50%"}, true, true},
-		{"unet-50%-shapes", "unet", []string{"--batch", "2", "--size", "572", "--budget", "50%", "--hide-shapes", "off"}, true, false},
+		// (70%: ConvTranspose's column buffer, 743 MB in the first layer's
+		// input gradient at 572², puts the floor at 62% of the none peak.)
+		{"unet-70%", "unet", []string{"--batch", "2", "--size", "572", "--budget", "70%"}, true, true},
+		{"unet-70%-shapes", "unet", []string{"--batch", "2", "--size", "572", "--budget", "70%", "--hide-shapes", "off"}, true, false},
 		{"resnet50-liveness", "resnet50", []string{"--batch", "8", "--size", "224", "--budget", "50%", "--budget-model", "liveness"}, false, false},
 		{"resnet50-generic", "resnet50", []string{"--batch", "8", "--size", "112", "--budget", "60%", "--target", "generic"}, false, false},
 		{"resnet50-min-memory", "resnet50", []string{"--batch", "2", "--size", "64"}, false, false},

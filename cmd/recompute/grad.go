@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 )
 
 const gradSynopsis = `MODEL -o OUT [--loss cross-entropy|mse|sum] [--labels NAME] [--batch N] [--size N] [--seq N]
-       [--no-weights] [--dim NAME=N]... [--trainable REGEX]... [--freeze REGEX]... [--check [--ort-lib PATH] [--tolerance X] [--check-params N]]
+       [--no-weights] [--dim NAME=N]... [--trainable REGEX]... [--freeze REGEX]... [--conv-input-grad transpose|auto]
+       [--check [--ort-lib PATH] [--tolerance X] [--check-params N]]
 
 MODEL is a forward .onnx file or a built-in network name: resnet50, resnet101, resnet152,
 vgg19, densenet161, googlenet, unet, pspnet, gpt2, llama (--preset tiny|1b|7b, --layers,
@@ -31,6 +33,7 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	out := fs.StringP("output", "o", "", "write the training graph to this file (required)")
 	loss := fs.String("loss", "", "loss on the first output: cross-entropy, mse or sum (default cross-entropy; mse when the output has one channel)")
 	labels := fs.String("labels", "labels", "name of the int64 labels input of cross-entropy")
+	convGrad := fs.String("conv-input-grad", "transpose", "form of a convolution's input gradient: transpose (ConvTranspose) or auto (a convolution with flipped kernels where ConvTranspose's column buffer in ONNX Runtime would be larger; rewrites may then differ from the original in the last bits under ORT's default optimisations)")
 	classAxis := fs.Int("class-axis", 0, "class axis of the output for cross-entropy (default: the model's recompute.class_axis metadata, else 1; -1 = last, as in [batch, seq, vocab] logits)")
 	batch := fs.Int("batch", 0, "batch size: of a built-in network, or the symbolic leading dim of a file's inputs (default 1 for files)")
 	size := fs.Int("size", 0, sizeUsage)
@@ -59,6 +62,9 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	if *batch < 0 || *size < 0 || *seq < 0 {
 		return usagef("--batch, --size and --seq must be positive")
 	}
+	if !slices.Contains(autodiff.ConvInputGrads, *convGrad) {
+		return usagef("--conv-input-grad %q: want transpose or auto", *convGrad)
+	}
 	if *tol <= 0 {
 		return usagef("--tolerance %g: must be positive", *tol)
 	}
@@ -82,7 +88,7 @@ func runGrad(args []string, stdout, stderr io.Writer) error {
 	if !builtin && (*size != 0 || *seq != 0 || *noWeights) {
 		return usagef("--size, --seq and --no-weights apply to built-in networks only; %s is a file", src)
 	}
-	tm, err := autodiff.Build(m, autodiff.Options{Loss: *loss, Labels: *labels, Batch: int64(*batch), Dims: iopt.Dims, ClassAxis: *classAxis, Trainable: sel.predicate()})
+	tm, err := autodiff.Build(m, autodiff.Options{Loss: *loss, Labels: *labels, Batch: int64(*batch), Dims: iopt.Dims, ClassAxis: *classAxis, Trainable: sel.predicate(), ConvInputGrad: *convGrad})
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
