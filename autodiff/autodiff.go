@@ -126,15 +126,15 @@ func Build(m *onnx.Model, opt Options) (*onnx.Model, error) {
 // builder holds the training graph under construction.
 type builder struct {
 	convForms bool // Options.ConvInputGrad "auto"
-	src    *onnx.Model
-	g      *onnxpb.GraphProto // the new graph; nodes are appended
-	opset  int64              // opset of the source model's default domain
-	inits  map[string]*onnxpb.TensorProto
-	consts map[string]*onnxpb.TensorProto // Constant node outputs (value attr)
-	used   map[string]bool                // every value and node name taken
-	shapes map[string]info
-	fwd    []*onnxpb.NodeProto // forward nodes (converted), topological order
-	loss   string
+	src       *onnx.Model
+	g         *onnxpb.GraphProto // the new graph; nodes are appended
+	opset     int64              // opset of the source model's default domain
+	inits     map[string]*onnxpb.TensorProto
+	consts    map[string]*onnxpb.TensorProto // Constant node outputs (value attr)
+	used      map[string]bool                // every value and node name taken
+	shapes    map[string]info
+	fwd       []*onnxpb.NodeProto // forward nodes (converted), topological order
+	loss      string
 	// gradient bookkeeping
 	needs    map[string]bool     // value depends on a parameter (gradient wanted)
 	params   []string            // parameters, in initializer (or input) order
