@@ -129,19 +129,26 @@ func FLOPs(n *onnxpb.NodeProto, r *Result) float64 {
 	if rule == nil {
 		return defaultFLOPs
 	}
-	in := make([]Tensor, len(n.GetInput()))
-	for i, name := range n.GetInput() {
-		in[i] = r.value(name)
-	}
-	out := make([]Tensor, len(n.GetOutput()))
-	for i, name := range n.GetOutput() {
-		out[i] = r.value(name)
-	}
+	in, out := r.types(n)
 	f := rule.FLOPs(n, in, out)
 	if !(f >= defaultFLOPs) { // also catches NaN
 		return defaultFLOPs
 	}
 	return f
+}
+
+// types returns the types in r of n's inputs and outputs (unknown where r
+// has none).
+func (r *Result) types(n *onnxpb.NodeProto) (in, out []Tensor) {
+	in = make([]Tensor, len(n.GetInput()))
+	for i, name := range n.GetInput() {
+		in[i] = r.value(name)
+	}
+	out = make([]Tensor, len(n.GetOutput()))
+	for i, name := range n.GetOutput() {
+		out[i] = r.value(name)
+	}
+	return in, out
 }
 
 func (r *Result) value(name string) Tensor {

@@ -24,14 +24,7 @@ func Workspace(n *onnxpb.NodeProto, r *Result) int64 {
 	if rule == nil || rule.Workspace == nil {
 		return 0
 	}
-	in := make([]Tensor, len(n.GetInput()))
-	for i, name := range n.GetInput() {
-		in[i] = r.value(name)
-	}
-	out := make([]Tensor, len(n.GetOutput()))
-	for i, name := range n.GetOutput() {
-		out[i] = r.value(name)
-	}
+	in, out := r.types(n)
 	if b := rule.Workspace(n, in, out); b > 0 {
 		return b
 	}
