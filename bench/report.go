@@ -297,9 +297,13 @@ func writeNetwork(w io.Writer, n *Network, r *Results) {
 		fmt.Fprintf(w, "\nAgainst the paper: %s.\n", n.Verdict)
 	}
 	if pa := n.PeakAt; pa != nil {
-		fmt.Fprintf(w, "\nWhere %s peaks: step %d, op %s (%s, %s), %s live: %s activations (kept or recomputed forward values), %s gradients; the op itself reads and writes %s.\n",
+		ws := ""
+		if pa.WorkspaceBytes > 0 {
+			ws = fmt.Sprintf(", and its kernel's workspace %s", fmtBytes(pa.WorkspaceBytes))
+		}
+		fmt.Fprintf(w, "\nWhere %s peaks: step %d, op %s (%s, %s), %s live: %s activations (kept or recomputed forward values), %s gradients; the op itself reads and writes %s%s.\n",
 			pa.Plan, pa.Step, pa.Op, pa.OpType, map[bool]string{true: "backward", false: "forward"}[pa.Backward],
-			fmtBytes(pa.Bytes), fmtBytes(pa.ActivationBytes), fmtBytes(pa.GradientBytes), fmtBytes(pa.OpBytes))
+			fmtBytes(pa.Bytes), fmtBytes(pa.ActivationBytes), fmtBytes(pa.GradientBytes), fmtBytes(pa.OpBytes), ws)
 	}
 	for _, note := range n.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", note)

@@ -116,6 +116,7 @@ type PeakAt struct {
 	ActivationBytes int64  `json:"activation_bytes"` // values written by forward ops (originals and recomputations)
 	GradientBytes   int64  `json:"gradient_bytes"`   // values written by backward ops
 	OpBytes         int64  `json:"op_bytes"`         // the op's own inputs and outputs
+	WorkspaceBytes  int64  `json:"workspace_bytes"`  // the op's kernel workspace (Bytes = activations + gradients + this)
 }
 
 // Curve is one strategy's trade-off over the budget sweep.

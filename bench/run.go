@@ -389,10 +389,10 @@ func peakAt(g *planner.Graph, s planner.Schedule) *PeakAt {
 				cur += g.Values[v].Bytes
 			}
 		}
-		if best != nil && cur <= best.Bytes {
+		if best != nil && cur+op.Workspace <= best.Bytes {
 			continue
 		}
-		best = &PeakAt{Op: op.Name, OpType: op.Type, Backward: op.Backward, Step: i, Bytes: cur}
+		best = &PeakAt{Op: op.Name, OpType: op.Type, Backward: op.Backward, Step: i, Bytes: cur + op.Workspace, WorkspaceBytes: op.Workspace}
 		for v, on := range live {
 			switch {
 			case !on:

@@ -70,7 +70,7 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s: no timeline", n.Name)
 		}
 		if best, ok := n.MinMemory(); !ok || n.PeakAt == nil || n.PeakAt.Bytes != best.PeakBytes ||
-			n.PeakAt.ActivationBytes+n.PeakAt.GradientBytes != n.PeakAt.Bytes {
+			n.PeakAt.ActivationBytes+n.PeakAt.GradientBytes+n.PeakAt.WorkspaceBytes != n.PeakAt.Bytes {
 			t.Errorf("%s: peak breakdown %+v does not match the minimum-memory plan %+v", n.Name, n.PeakAt, best)
 		}
 		if !strings.Contains(progress.String(), "bench: "+n.Name+":") {
