@@ -62,17 +62,18 @@ func (e *emitter) hideShapes(og *onnxpb.GraphProto, inputs []string) (int, error
 	return hidden, err
 }
 
-// undeclareHidden keeps only the element type in og's value_info entries
-// for the values whose shape HideShapes hid. ORT takes a declared shape as
-// known: with it, it planned clones into dead buffers of their size again
-// (ResNet-50, batch 51, 112², least memory: 462 MiB measured against 293 MiB
-// modelled, the excess buffers holding nothing live; docs/ORT.md). The
-// clones' value_info comes from shape inference, and a source file may
-// declare its own values' shapes.
-func undeclareHidden(og *onnxpb.GraphProto) {
+// undeclareHidden keeps only the element type in the value_info entries the
+// rewrite added for clones (a clone's value_info copies its original's, or
+// comes from shape inference) whose shape HideShapes hid. ORT takes a
+// declared shape as known: with it, it planned clones into dead buffers of
+// their size again (ResNet-50, batch 51, 112², least memory: 462 MiB
+// measured against 293 MiB modelled, the excess buffers holding nothing
+// live; docs/ORT.md). The source's own value_info stays as it was: ORT's
+// training build needs it (the corpus's lenet artifact aborts without it).
+func (e *emitter) undeclareHidden(og *onnxpb.GraphProto) {
 	hidden := ortorder.ShapeHidden(og)
 	for i, vi := range og.ValueInfo {
-		if hidden[vi.GetName()] {
+		if _, clone := e.cloneOf[vi.GetName()]; clone && hidden[vi.GetName()] {
 			og.ValueInfo[i] = elemTypeOnly(vi)
 		}
 	}

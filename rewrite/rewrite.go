@@ -206,7 +206,7 @@ func Apply(m *onnx.Model, g *planner.Graph, p *planner.Plan, opt Options) (*onnx
 			return nil, nil, fmt.Errorf("rewrite: %w", err)
 		}
 		if rep.HiddenInputs > 0 {
-			undeclareHidden(og)
+			e.undeclareHidden(og)
 			if res, err = simulateBoth(og, g, e.origin, e.cloneOf); err != nil {
 				return nil, nil, fmt.Errorf("rewrite: simulate with hidden shapes: %w", err)
 			}

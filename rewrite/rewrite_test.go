@@ -444,18 +444,27 @@ func TestApplyHideShapes(t *testing.T) {
 				if rep.ReusePeakBytes != rep.ORTPeakBytes {
 					t.Errorf("modelled ORT peak %d, liveness in ORT's order %d: want equal (no reuse)", rep.ReusePeakBytes, rep.ORTPeakBytes)
 				}
-				// A declared shape would let ORT size the value again.
+				// A clone's declared shape would let ORT size it again; the
+				// source's value_info stays as it was.
 				hidden, declared := ortorder.ShapeHidden(out.Proto.Graph), 0
+				source := map[string]bool{}
+				for _, vi := range m.Proto.Graph.ValueInfo {
+					source[vi.GetName()] = vi.GetType().GetTensorType().GetShape() != nil
+				}
 				for _, vi := range out.Proto.Graph.ValueInfo {
-					if hidden[vi.GetName()] {
+					clone := strings.Contains(vi.GetName(), "_rc")
+					switch shape := vi.GetType().GetTensorType().GetShape(); {
+					case clone && hidden[vi.GetName()]:
 						declared++
-						if vi.GetType().GetTensorType().GetShape() != nil {
-							t.Errorf("value_info of hidden value %s declares a shape", vi.GetName())
+						if shape != nil {
+							t.Errorf("value_info of hidden clone %s declares a shape", vi.GetName())
 						}
+					case source[vi.GetName()] && shape == nil:
+						t.Errorf("value_info of source value %s lost its shape", vi.GetName())
 					}
 				}
 				if declared == 0 {
-					t.Errorf("no value_info of a hidden value (the clones'): nothing checked")
+					t.Errorf("no value_info of a hidden clone: nothing checked")
 				}
 			} else if readers == 0 {
 				t.Errorf("nothing reads x")
