@@ -50,9 +50,12 @@ var e2eCases = []e2eCase{
 	// buffers for later tensors of their size (docs/ORT.md).
 	{name: "resnet50", args: []string{"--batch", "8", "--size", "224", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.61, defaultsRatio: 0.56},
 	{name: "gpt2", args: []string{"--batch", "2", "--seq", "512", "--budget", "50%"}, full: true, simRatio: 0.5, measuredRatio: 0.55, defaultsRatio: 0.72},
-	// U-Net at the paper's input size, batch 2 (the paper's is 8): at batch
-	// 1 the weight gradients (118 MiB) keep the least peak just above 50%.
-	{name: "unet", args: []string{"--size", "572", "--batch", "2", "--budget", "70%"}, full: true, simRatio: 0.7},
+	// U-Net at the paper's input size, batch 2 (the paper's is 8). With
+	// ConvTranspose's column buffer in the model (743 MB in the first
+	// layer's input gradient) the floor is 62% of the none peak, so the
+	// budget is 70%; measured 0.414 controlled, 0.518 under the defaults
+	// (simulated in file order 0.543).
+	{name: "unet", args: []string{"--size", "572", "--batch", "2", "--budget", "70%"}, full: true, simRatio: 0.7, measuredRatio: 0.47, defaultsRatio: 0.57},
 }
 
 // e2eVerify is the part of `recompute verify --json` the test reads.
