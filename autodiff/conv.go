@@ -7,6 +7,8 @@ import (
 
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
+	"github.com/onnx-recompute/recompute/onnx/ops"
+	"google.golang.org/protobuf/proto"
 )
 
 // convGeom is the resolved geometry of a Conv/ConvTranspose/pool node: per
@@ -75,11 +77,11 @@ func geometry(n *onnxpb.NodeProto, in, kernel []int64) (convGeom, error) {
 
 func concatInts(a, c []int64) []int64 { return append(append([]int64{}, a...), c...) }
 
-// transposeConv emits ConvTranspose(x, w) whose spatial output is want,
-// choosing output_padding (or extra end padding when the forward windows ran
-// past the input, e.g. ceil_mode) so that it matches exactly.
-func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC int64, want []int64) (string, error) {
-	xd := b.shapes[x].dims
+// transposeConvAttrs are the attributes of the ConvTranspose that maps a
+// tensor of dims xd, the output of a convolution of geometry g, back to the
+// spatial size want: the convolution's pads, with output_padding (or a
+// larger end pad) making up what the strides dropped.
+func transposeConvAttrs(xd []int64, g convGeom, group int64, want []int64) ([]*onnxpb.AttributeProto, error) {
 	r := len(want)
 	op := make([]int64, r)
 	pe := append([]int64{}, g.pe...)
@@ -94,7 +96,7 @@ func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC
 			pe[i] += got - want[i]
 		}
 		if op[i] >= max(g.s[i], g.d[i]) {
-			return "", fmt.Errorf("cannot match input size %d on spatial axis %d (output_padding %d)", want[i], i, op[i])
+			return nil, fmt.Errorf("cannot match input size %d on spatial axis %d (output_padding %d)", want[i], i, op[i])
 		}
 	}
 	attrs := []*onnxpb.AttributeProto{
@@ -108,8 +110,19 @@ func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC
 			break
 		}
 	}
+	return attrs, nil
+}
+
+// transposeConv emits ConvTranspose(x, w) whose spatial output is want,
+// choosing output_padding (or extra end padding when the forward windows ran
+// past the input, e.g. ceil_mode) so that it matches exactly.
+func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC int64, want []int64) (string, error) {
+	attrs, err := transposeConvAttrs(b.shapes[x].dims, g, group, want)
+	if err != nil {
+		return "", err
+	}
 	out := b.op("ConvTranspose", name, []string{x, w}, attrs...)
-	b.setShape(out, b.elem(x), concatInts([]int64{xd[0], outC}, want))
+	b.setShape(out, b.elem(x), concatInts([]int64{b.shapes[x].dims[0], outC}, want))
 	return out, nil
 }
 
@@ -121,30 +134,38 @@ func (b *builder) transposeConv(name, x, w string, g convGeom, group int64, outC
 // computes each image into a column buffer of (channels of dX) × kernel
 // size × (pixels of dY), nine times a dX image for a 3×3 kernel; its Conv
 // kernel expands an image only when there are more filters than output
-// pixels, into pixels × dY channels × kernel size (onnx/ops/workspace.go).
+// pixels, into pixels × dY channels × kernel size, and not at all when
+// pointwise (ops.KernelWorkspace gives both from onnx/ops/workspace.go).
 // The flipped weights are two weight-sized tensors, counted against it.
 func (b *builder) inputGrad(name, dy, w string, g convGeom, group, outC int64, want []int64) (string, error) {
 	dyd, wd := b.shapes[dy].dims, b.shapes[w].dims
 	r := len(want)
 	ok := b.convForms && group == 1 && len(dyd) == r+2 && len(wd) == r+2 && b.elem(dy) == onnxpb.TensorProto_FLOAT
 	pads := make([]int64, 2*r)
-	kernel, inPix, outPix := int64(1), int64(1), int64(1)
 	for i := 0; ok && i < r; i++ {
 		span := g.d[i] * (g.k[i] - 1)
 		pads[i], pads[r+i] = span-g.pb[i], span-g.pe[i]
 		ok = g.s[i] == 1 && pads[i] >= 0 && pads[r+i] >= 0 && dyd[2+i]+pads[i]+pads[r+i]-span == want[i]
-		kernel *= g.k[i]
-		inPix *= dyd[2+i]
-		outPix *= want[i]
+	}
+	convAttrs := []*onnxpb.AttributeProto{
+		build.AttrInts("kernel_shape", g.k...), build.AttrInts("dilations", g.d...), build.AttrInts("pads", pads...), build.AttrInts("strides", ones(r)...),
 	}
 	if ok {
-		wElems := wd[0] * wd[1] * kernel
-		transposeWS := outC * kernel * inPix
-		convWS := int64(128 * 128)
-		if outC > outPix {
-			convWS = outPix * dyd[1] * kernel
+		tAttrs, err := transposeConvAttrs(dyd, g, group, want)
+		if err != nil {
+			return "", err
 		}
-		ok = convWS+2*wElems < transposeWS
+		f := onnxpb.TensorProto_FLOAT
+		tensor := func(d ...int64) ops.Tensor { return ops.Tensor{Elem: f, Dims: d, Rank: len(d)} }
+		dyT, dxT := tensor(dyd...), tensor(concatInts([]int64{dyd[0], outC}, want)...)
+		wT, flipT := tensor(wd...), tensor(concatInts([]int64{wd[1], wd[0]}, wd[2:])...)
+		transposeWS := ops.KernelWorkspace(&onnxpb.NodeProto{OpType: proto.String("ConvTranspose"), Attribute: tAttrs}, []ops.Tensor{dyT, wT}, []ops.Tensor{dxT})
+		convWS := ops.KernelWorkspace(&onnxpb.NodeProto{OpType: proto.String("Conv"), Attribute: convAttrs}, []ops.Tensor{dyT, flipT}, []ops.Tensor{dxT})
+		wBytes := 4 * wd[0] * wd[1]
+		for _, k := range wd[2:] {
+			wBytes *= k
+		}
+		ok = convWS+2*wBytes < transposeWS
 	}
 	if !ok {
 		return b.transposeConv(name, dy, w, g, group, outC, want)
@@ -158,8 +179,7 @@ func (b *builder) inputGrad(name, dy, w string, g convGeom, group, outC int64, w
 	wt := b.transpose("W_swapped", w, perm)
 	flip := b.op("Slice", "W_flipped", []string{wt, b.constI64(starts...), b.constI64(ends...), b.constI64(axes...), b.constI64(steps...)})
 	b.setShape(flip, b.elem(w), b.shapes[wt].dims)
-	out := b.op("Conv", name, []string{dy, flip},
-		build.AttrInts("kernel_shape", g.k...), build.AttrInts("dilations", g.d...), build.AttrInts("pads", pads...), build.AttrInts("strides", ones(r)...))
+	out := b.op("Conv", name, []string{dy, flip}, convAttrs...)
 	b.setShape(out, b.elem(dy), concatInts([]int64{dyd[0], outC}, want))
 	return out, nil
 }

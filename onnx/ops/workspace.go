@@ -20,11 +20,19 @@ import (
 // Workspace is the kernel workspace of one run of n in bytes, using the types
 // in r (which may be nil); 0 when the rule has none or shapes are unknown.
 func Workspace(n *onnxpb.NodeProto, r *Result) int64 {
+	in, out := r.types(n)
+	return KernelWorkspace(n, in, out)
+}
+
+// KernelWorkspace is the kernel workspace of one run of n whose inputs and
+// outputs have the types in and out, in bytes; 0 when its rule has none or
+// shapes are unknown. It lets a graph builder compare candidate forms of a
+// computation before it adds any of them.
+func KernelWorkspace(n *onnxpb.NodeProto, in, out []Tensor) int64 {
 	rule := lookup(n)
 	if rule == nil || rule.Workspace == nil {
 		return 0
 	}
-	in, out := r.types(n)
 	if b := rule.Workspace(n, in, out); b > 0 {
 		return b
 	}
