@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/onnx-recompute/recompute/autodiff"
@@ -23,6 +24,26 @@ type MeasureOptions struct {
 	Version  string    // tool version recorded in the rewritten models
 	// Nets overrides the measured networks and sizes (nil: MeasureNets).
 	Nets []MeasureNet
+	// Sessions are the session options each model runs under (nil:
+	// MeasureSessions, ORT's defaults and the controlled setting).
+	Sessions []MeasureSession
+}
+
+// MeasureSession is one set of ONNX Runtime session options, named for the
+// table.
+type MeasureSession struct {
+	Name    string // "defaults", "controlled"
+	Options ort.Options
+}
+
+// MeasureSessions are ORT's default session options, which every binding
+// creates and users train with (all graph optimisations, CPU arena and
+// memory pattern on, default threads), and the controlled setting (one
+// thread, optimisations, arena and memory pattern off), whose peak follows
+// the graph's liveness and so tests the memory model.
+var MeasureSessions = []MeasureSession{
+	{Name: "defaults", Options: ort.Options{}},
+	{Name: "controlled", Options: ort.DefaultCheckOptions()},
 }
 
 // MeasureNet is one network at the size it is measured at.
@@ -64,15 +85,22 @@ func Measure(r *Results, opt MeasureOptions) {
 		fmt.Fprintf(opt.Progress, "bench: measure: %v\n", err)
 		return
 	}
-	so := ort.DefaultCheckOptions()
+	sessions := opt.Sessions
+	if sessions == nil {
+		sessions = MeasureSessions
+	}
 	version := ""
 	if err := ort.Init(lib); err == nil {
 		version = " " + ort.Version()
 	}
-	r.MeasureNote = fmt.Sprintf("ONNX Runtime%s, %s; peak = growth of the process's peak RSS during Run (fresh process per model, "+
-		"MALLOC_MMAP_THRESHOLD_=%s), time = wall time of Run; median of %d run(s) after a warm-up. "+
-		"Rewritten = approx MC (minimum-memory) plan, planned from the better of the file order and ONNX Runtime's predicted order (the plan column says which), with ORT ordering guards. Simulated = transient peak of the node order as written.",
-		version, so.String(), ort.MallocMmapThreshold, opt.Runs)
+	var named []string
+	for _, s := range sessions {
+		named = append(named, fmt.Sprintf("%s = %s", s.Name, s.Options))
+	}
+	r.MeasureNote = fmt.Sprintf("ONNX Runtime%s. Session options: %s. Peak = growth of the process's peak RSS during Run (fresh process per model, "+
+		"MALLOC_MMAP_THRESHOLD_=%s; with the arena on, over the warm-up and the measured runs, since the arena keeps what it grew), time = wall time of Run; median of %d run(s) after a warm-up. "+
+		"Rewritten = approx MC (minimum-memory) plan, planned from the better of the file order and ONNX Runtime's predicted order (the plan column says which), with ORT ordering guards. Simulated = transient peak of the node order as written, kernel workspace included.",
+		version, strings.Join(named, "; "), ort.MallocMmapThreshold, opt.Runs)
 	nets := opt.Nets
 	if nets == nil {
 		nets = MeasureNets
@@ -86,27 +114,31 @@ func Measure(r *Results, opt MeasureOptions) {
 	defer os.RemoveAll(dir)
 	for _, nw := range nets {
 		t0 := time.Now()
-		m := measureOne(nw, dir, lib, so, opt)
-		r.Measured = append(r.Measured, m)
-		if m.Err != "" {
-			fmt.Fprintf(opt.Progress, "bench: measure %s: %s\n", nw.Name, m.Err)
-			continue
+		for _, m := range measureOne(nw, dir, lib, sessions, opt) {
+			r.Measured = append(r.Measured, m)
+			if m.Err != "" {
+				fmt.Fprintf(opt.Progress, "bench: measure %s (%s): %s\n", nw.Name, m.Session, m.Err)
+				continue
+			}
+			fmt.Fprintf(opt.Progress, "bench: measure %s (%s, %s): peak %s -> %s, time %.2fs -> %.2fs, outputs identical %v (%.0fs)\n",
+				nw.Name, m.Sizes, m.Session, fmtBytes(m.PeakOrigBytes), fmtBytes(m.PeakNewBytes), m.SecondsOrig, m.SecondsNew, m.OutputsIdentical, time.Since(t0).Seconds())
 		}
-		fmt.Fprintf(opt.Progress, "bench: measure %s (%s): peak %s -> %s, time %.2fs -> %.2fs, outputs identical %v (%.0fs)\n",
-			nw.Name, m.Sizes, fmtBytes(m.PeakOrigBytes), fmtBytes(m.PeakNewBytes), m.SecondsOrig, m.SecondsNew, m.OutputsIdentical, time.Since(t0).Seconds())
 	}
 }
 
-func measureOne(nw MeasureNet, dir, lib string, so ort.Options, opt MeasureOptions) Measured {
+// measureOne plans and rewrites one network once and measures the pair
+// under each session: one row per session, or one row with the error when
+// building, planning or saving failed.
+func measureOne(nw MeasureNet, dir, lib string, sessions []MeasureSession, opt MeasureOptions) []Measured {
 	m := Measured{Network: nw.Name, Plan: "approx MC"}
 	if nw.Seq > 0 {
 		m.Sizes = fmt.Sprintf("batch %d, seq %d", nw.Batch, nw.Seq)
 	} else {
 		m.Sizes = fmt.Sprintf("batch %d, %d×%d", nw.Batch, nw.Size, nw.Size)
 	}
-	fail := func(err error) Measured {
+	fail := func(err error) []Measured {
 		m.Err = shortErr(err)
-		return m
+		return []Measured{m}
 	}
 	fwd, err := models.Build(nw.Name, models.Options{Batch: nw.Batch, Size: nw.Size, Seq: nw.Seq})
 	if err != nil {
@@ -157,14 +189,27 @@ func measureOne(nw MeasureNet, dir, lib string, so ort.Options, opt MeasureOptio
 	for _, o := range train.Proto.GetGraph().GetOutput() {
 		outs = append(outs, o.GetName())
 	}
-	mo := ort.MeasureOptions{Session: so, LibPath: lib, Runs: opt.Runs}
+	var rows []Measured
+	for _, s := range sessions {
+		rows = append(rows, measurePair(m, s, origPath, newPath, in, outs, lib, opt.Runs))
+	}
+	return rows
+}
+
+// measurePair runs the original and the rewritten model under one session
+// and fills m's measured fields (m.Err on failure).
+func measurePair(m Measured, s MeasureSession, origPath, newPath string, in []ort.Tensor, outs []string, lib string, runs int) Measured {
+	m.Session = s.Name
+	mo := ort.MeasureOptions{Session: s.Options, LibPath: lib, Runs: runs}
 	oOut, oSt, err := ort.Measure(origPath, in, outs, mo)
 	if err != nil {
-		return fail(fmt.Errorf("original: %w", err))
+		m.Err = shortErr(fmt.Errorf("original: %w", err))
+		return m
 	}
 	rOut, rSt, err := ort.Measure(newPath, in, outs, mo)
 	if err != nil {
-		return fail(fmt.Errorf("rewritten: %w", err))
+		m.Err = shortErr(fmt.Errorf("rewritten: %w", err))
+		return m
 	}
 	m.PeakOrigBytes, m.PeakNewBytes = oSt.PeakRSSGrowthBytes, rSt.PeakRSSGrowthBytes
 	m.SecondsOrig, m.SecondsNew = oSt.Seconds, rSt.Seconds

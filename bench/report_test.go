@@ -235,3 +235,45 @@ func TestSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasuredTable checks the ONNX Runtime rows: one per session, with the
+// session named, and the fusion sentence only for a network whose outputs
+// differ with optimisations on and are identical without them.
+func TestMeasuredTable(t *testing.T) {
+	row := func(net, session string, identical bool) Measured {
+		return Measured{Network: net, Sizes: "batch 1", Plan: "approx MC, file order", Session: session,
+			SimOrigBytes: 200 << 20, SimNewBytes: 100 << 20, PeakOrigBytes: 300 << 20, PeakNewBytes: 180 << 20,
+			SecondsOrig: 1, SecondsNew: 1.2, PredictedTimeRatio: 1.1, OutputsIdentical: identical}
+	}
+	for _, c := range []struct {
+		name   string
+		rows   []Measured
+		fusion string // the networks the fusion sentence names; "" for none
+	}{
+		{"identical", []Measured{row("resnet50", "defaults", true), row("resnet50", "controlled", true)}, ""},
+		{"fusion", []Measured{row("gpt2", "defaults", false), row("gpt2", "controlled", true), row("unet", "defaults", true)}, "gpt2"},
+		{"both differ", []Measured{row("gpt2", "defaults", false), row("gpt2", "controlled", false)}, ""},
+		{"no controlled row", []Measured{row("gpt2", "defaults", false)}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b strings.Builder
+			writeMeasured(&b, &Results{Measured: c.rows, MeasureNote: "note"})
+			out := b.String()
+			if !strings.Contains(out, "| network | sizes | plan | session |") {
+				t.Errorf("no session column:\n%s", out)
+			}
+			for _, m := range c.rows {
+				if !strings.Contains(out, "| "+m.Network+" | batch 1 | approx MC, file order | "+m.Session+" | 200.0 MiB | 100.0 MiB | 300.0 MiB | 180.0 MiB | 0.500 / 0.600 |") {
+					t.Errorf("no row for %s %s:\n%s", m.Network, m.Session, out)
+				}
+			}
+			got := ""
+			if i := strings.Index(out, "Outputs of "); i >= 0 {
+				got = strings.Fields(out[i+len("Outputs of "):])[0]
+			}
+			if got != c.fusion {
+				t.Errorf("fusion sentence names %q, want %q:\n%s", got, c.fusion, out)
+			}
+		})
+	}
+}

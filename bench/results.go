@@ -161,6 +161,7 @@ type Measured struct {
 	Network       string  `json:"network"`
 	Sizes         string  `json:"sizes"` // e.g. "batch 2, 64×64"
 	Plan          string  `json:"plan"`
+	Session       string  `json:"session"` // MeasureSession.Name
 	SimOrigBytes  int64   `json:"simulated_original_bytes"`
 	SimNewBytes   int64   `json:"simulated_rewritten_bytes"`
 	PeakOrigBytes int64   `json:"measured_original_bytes"`
