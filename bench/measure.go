@@ -98,7 +98,7 @@ func Measure(r *Results, opt MeasureOptions) {
 		named = append(named, fmt.Sprintf("%s = %s", s.Name, s.Options))
 	}
 	r.MeasureNote = fmt.Sprintf("ONNX Runtime%s. Session options: %s. Peak = growth of the process's peak RSS during Run (fresh process per model, "+
-		"MALLOC_MMAP_THRESHOLD_=%s; with the arena on, over the warm-up and the measured runs, since the arena keeps what it grew), time = wall time of Run; median of %d run(s) after a warm-up. "+
+		"MALLOC_MMAP_THRESHOLD_=%s; with the arena on, over the warm-up and the measured runs, since the arena keeps what it grew), time = wall time of Run, median of %d run(s) after a warm-up (arena off: as many further runs with glibc's mmap threshold at 32 MiB, ort.Measure). "+
 		"Rewritten = approx MC (minimum-memory) plan, planned from the better of the file order and ONNX Runtime's predicted order (the plan column says which), with ORT ordering guards. Simulated = transient peak of the node order as written, kernel workspace included.",
 		version, strings.Join(named, "; "), ort.MallocMmapThreshold, opt.Runs)
 	nets := opt.Nets
