@@ -27,6 +27,10 @@ type Op struct {
 	// runs, beyond its inputs and outputs (ops.Workspace; 0 for cg files
 	// and the graph-only model). It counts at the op's step, never after.
 	Workspace int64
+	// FLOPs is the op's arithmetic (ops.FLOPs; 0 for cg files), kept
+	// beside Cost so that a plan priced otherwise (measured kernel times)
+	// still reports its recomputed FLOPs.
+	FLOPs float64
 }
 
 // Graph is the training graph the planner works on: forward ops, backward
@@ -308,4 +312,25 @@ func (h *intHeap) pop() int {
 		i = m
 	}
 	return x
+}
+
+// RecomputedFLOPs sums Op.FLOPs over the recompute steps of s (compute
+// steps of a forward op that already ran) and over the forward ops.
+func (g *Graph) RecomputedFLOPs(s Schedule) (recomputed, forward float64) {
+	ran := make([]bool, len(g.Ops))
+	for _, st := range s {
+		if st.Op < 0 || st.Op >= len(g.Ops) {
+			continue
+		}
+		if ran[st.Op] && !g.Ops[st.Op].Backward {
+			recomputed += g.Ops[st.Op].FLOPs
+		}
+		ran[st.Op] = true
+	}
+	for _, op := range g.Ops {
+		if !op.Backward {
+			forward += op.FLOPs
+		}
+	}
+	return recomputed, forward
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/onnxpb"
 	"github.com/onnx-recompute/recompute/onnx/ops"
 )
 
@@ -41,16 +42,44 @@ func (e *SizeError) Error() string {
 // convolutions, 1 otherwise) or "uniform" (1 per op). Only forward ops that
 // ops.Recomputable accepts may be recomputed.
 func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph, error) {
+	f, err := NamedCost(cost, r)
+	if err != nil {
+		return nil, err
+	}
+	return FromModelCosts(m, r, s, f)
+}
+
+// NamedCost is the cost model FromModel names: "flops" (or "") prices a
+// node by ops.FLOPs with the types in r, "paper" by 10 for a forward
+// convolution and 1 otherwise, "uniform" by 1.
+func NamedCost(cost string, r *ops.Result) (CostFunc, error) {
+	switch cost {
+	case "", "flops":
+		return func(n *onnxpb.NodeProto) float64 { return ops.FLOPs(n, r) }, nil
+	case "paper":
+		return func(n *onnxpb.NodeProto) float64 {
+			if strings.HasPrefix(n.GetOpType(), "Conv") && !ops.IsGradientOp(n) {
+				return 10
+			}
+			return 1
+		}, nil
+	case "uniform":
+		return func(*onnxpb.NodeProto) float64 { return 1 }, nil
+	}
+	return nil, fmt.Errorf("planner graph: unknown cost model %q (want flops, paper or uniform)", cost)
+}
+
+// CostFunc prices one node of a model for the planner (Op.Cost).
+type CostFunc func(n *onnxpb.NodeProto) float64
+
+// FromModelCosts is FromModel with every op priced by cost, for cost
+// models from outside the graph (measured kernel times).
+func FromModelCosts(m *onnx.Model, r *ops.Result, s *ops.Split, cost CostFunc) (*Graph, error) {
 	if m == nil || m.Proto.GetGraph() == nil {
 		return nil, fmt.Errorf("planner graph: model has no graph")
 	}
 	if r == nil || s == nil {
 		return nil, fmt.Errorf("planner graph: inference result and training split are required")
-	}
-	switch cost {
-	case "", "flops", "paper", "uniform":
-	default:
-		return nil, fmt.Errorf("planner graph: unknown cost model %q (want flops, paper or uniform)", cost)
 	}
 	gp := m.Proto.GetGraph()
 	nodes := gp.GetNode()
@@ -109,17 +138,8 @@ func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph,
 			}
 			op.Outputs = append(op.Outputs, v)
 		}
-		switch cost {
-		case "paper":
-			op.Cost = 1
-			if strings.HasPrefix(n.GetOpType(), "Conv") && !ops.IsGradientOp(n) {
-				op.Cost = 10
-			}
-		case "uniform":
-			op.Cost = 1
-		default:
-			op.Cost = ops.FLOPs(n, r)
-		}
+		op.Cost = cost(n)
+		op.FLOPs = ops.FLOPs(n, r)
 		op.Workspace = ops.Workspace(n, r)
 		op.Recomputable = !op.Backward && ops.Recomputable(n)
 		if !op.Backward {

@@ -308,6 +308,11 @@ func convertList(dir, outDir string) ([]string, error) {
 // fatal to the batch.
 func convertOne(dir, rel, outDir string, f *rewriteFlags) (res *rewriteResult) {
 	start := time.Now()
+	// Files convert concurrently; --cost ort keeps per-model state in the
+	// planner flags, so each file gets its own copy.
+	fc, pf := *f, *f.pf
+	fc.pf = &pf
+	f = &fc
 	in, out := filepath.Join(dir, rel), filepath.Join(outDir, rel)
 	defer func() {
 		res.File = rel

@@ -66,6 +66,8 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 			return usagef("--emit-schedule is for --cg input; use 'recompute rewrite' to write a rewritten ONNX model")
 		}
 		source = fs.Arg(0)
+		// Profiling a built-in network in ONNX Runtime needs its weights.
+		src.noWeights = !strings.HasPrefix(pf.cost, "ort")
 		if _, _, err := src.planOptions(); err != nil {
 			return err
 		}
@@ -110,6 +112,7 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	}
 	rep := newPlanReport(source, g, p)
 	rep.Warnings = warnings
+	rep.CostModel = pf.costNote
 	if *top > 0 {
 		if rep.PeakOp, rep.AtPeak, err = peakValues(g, p.Schedule, *top); err != nil {
 			return fmt.Errorf("%s: %w", source, err)
@@ -166,9 +169,13 @@ type planReport struct {
 	ComputeSteps        int      `json:"compute_steps"`
 	PlanningSeconds     float64  `json:"planning_seconds"`
 	Note                string   `json:"note,omitempty"`
-	ScheduleFile        string   `json:"schedule_file,omitempty"`
-	Warnings            []string `json:"warnings,omitempty"`
-	CostModelForwardOps int      `json:"forward_ops"`
+	CostModel           string   `json:"cost_model,omitempty"` // with --cost ort: where the kernel times come from
+	// The recomputed arithmetic whatever the cost model (0 for cg files).
+	RecomputedFLOPs      float64  `json:"recomputed_flops"`
+	FLOPsOverheadPercent float64  `json:"flops_overhead_percent_of_forward"`
+	ScheduleFile         string   `json:"schedule_file,omitempty"`
+	Warnings             []string `json:"warnings,omitempty"`
+	CostModelForwardOps  int      `json:"forward_ops"`
 	// AtPeak lists the largest values live at the replayed peak (--top),
 	// PeakOp the op running then.
 	AtPeak []peakValue `json:"at_peak,omitempty"`
@@ -264,6 +271,10 @@ func newPlanReport(source string, g *planner.Graph, p *planner.Plan) *planReport
 	for _, o := range p.Recomputed {
 		r.Recomputed = append(r.Recomputed, g.Ops[o].Name)
 	}
+	var fwd float64
+	if r.RecomputedFLOPs, fwd = g.RecomputedFLOPs(p.Schedule); fwd > 0 {
+		r.FLOPsOverheadPercent = 100 * r.RecomputedFLOPs / fwd
+	}
 	for _, s := range p.Schedule {
 		if s.Op >= 0 {
 			r.ComputeSteps++
@@ -308,6 +319,10 @@ func (r *planReport) writeText(w io.Writer) {
 		step = fmt.Sprintf("; %.1f%% of the training step's, the predicted time overhead", r.TimeOverheadPercent)
 	}
 	fmt.Fprintf(w, "  recompute overhead:        %s cost units (%.1f%% of the forward cost %s%s)\n", rwFmtCount(r.OverheadCost), r.OverheadPercent, rwFmtCount(r.ForwardCost), step)
+	if r.CostModel != "" {
+		fmt.Fprintf(w, "  cost model:                %s\n", r.CostModel)
+		fmt.Fprintf(w, "  recomputed FLOPs:          %s (%.1f%% of the forward pass's)\n", rwFmtCount(r.RecomputedFLOPs), r.FLOPsOverheadPercent)
+	}
 	fmt.Fprintf(w, "  segments:                  %d\n", r.Segments)
 	fmt.Fprintf(w, "  recomputed ops:            %d of %d forward ops\n", r.RecomputedOps, r.CostModelForwardOps)
 	fmt.Fprintf(w, "  schedule:                  %d compute steps", r.ComputeSteps)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/ops"
+	"github.com/onnx-recompute/recompute/ort"
 	"github.com/onnx-recompute/recompute/planner"
 	"github.com/onnx-recompute/recompute/rewrite"
 	"github.com/spf13/pflag"
@@ -27,6 +28,12 @@ type plannerFlags struct {
 	loss         string
 	baseOrder    string
 	allowUnknown bool // --allow-unknown-sizes
+	// With --cost ort: where the node times are cached (beside a model
+	// file; "" for built-in networks), the times once read or measured, and
+	// the line that says what the costs are.
+	costCache string
+	nodeTimes *ort.NodeTimes
+	costNote  string
 }
 
 // addPlannerFlags registers --strategy --objective --budget --cost
@@ -37,7 +44,8 @@ func addPlannerFlags(fs *pflag.FlagSet) *plannerFlags {
 	fs.StringVar(&f.strategy, "strategy", "approx", "planning strategy: "+strings.Join(planner.Strategies(), "|"))
 	fs.StringVar(&f.objective, "objective", "", "time (least recomputation within the budget) or memory (least peak); default time with --budget, memory without")
 	fs.StringVar(&f.budget, "budget", "", "transient-memory budget: bytes with an optional unit (4GiB, 800MiB, 1.5GB, 123) or a percentage of the none peak (60%)")
-	fs.StringVar(&f.cost, "cost", "", "op cost model: flops (ONNX default), paper (10 per convolution, 1 otherwise; cg default) or uniform")
+	fs.StringVar(&f.cost, "cost", "", "op cost model: flops (ONNX default), paper (10 per convolution, 1 otherwise; cg default), uniform, "+
+		"or ort: each node's kernel time in ONNX Runtime, profiled once and cached beside the model (MODEL.ort-times.json), or ort:FILE, read from FILE (that cache, or a profile ORT wrote with enable_profiling)")
 	fs.IntVar(&f.maxLowerSets, "max-lower-sets", planner.DefaultMaxLowerSets, "exact strategy: stop if the graph has more lower sets than this")
 	fs.StringArrayVar(&f.dims, "dim", nil, "value of a symbolic dimension, NAME=N (repeatable)")
 	fs.Int64Var(&f.batch, "batch", 0, "batch size for an unknown leading dimension (0: keep the model's)")
@@ -72,10 +80,12 @@ func (f *plannerFlags) options() (planner.Options, error) {
 			opt.Objective = "time"
 		}
 	}
-	switch f.cost {
-	case "", "flops", "paper", "uniform":
+	switch kind, file, hasFile := strings.Cut(f.cost, ":"); {
+	case hasFile && (kind != "ort" || file == ""):
+		return opt, usagef("--cost %q: only ort takes a file (ort:FILE)", f.cost)
+	case kind == "" || kind == "flops" || kind == "paper" || kind == "uniform" || kind == "ort":
 	default:
-		return opt, usagef("--cost %q: want flops, paper or uniform", f.cost)
+		return opt, usagef("--cost %q: want flops, paper, uniform, ort or ort:FILE", f.cost)
 	}
 	if f.maxLowerSets <= 0 {
 		return opt, usagef("--max-lower-sets must be positive")
@@ -196,11 +206,11 @@ func modelPlan(m *onnx.Model, pf *plannerFlags, opt planner.Options) (*planner.G
 // indexes (m, or m's nodes permuted; m is never modified). The graph is nil
 // only when planning could not start.
 func planOnBase(m *onnx.Model, r *ops.Result, s *ops.Split, pf *plannerFlags, opt planner.Options) (*onnx.Model, *planner.Graph, *planner.Plan, rewrite.BaseChoice, error) {
-	cost := pf.cost
-	if cost == "" {
-		cost = "flops"
+	costs, err := pf.costFunc(m, r)
+	if err != nil {
+		return nil, nil, nil, rewrite.BaseChoice{}, err
 	}
-	g, err := planner.FromModel(m, r, s, cost)
+	g, err := planner.FromModelCosts(m, r, s, costs)
 	if err != nil {
 		return nil, nil, nil, rewrite.BaseChoice{}, err
 	}
@@ -213,7 +223,7 @@ func planOnBase(m *onnx.Model, r *ops.Result, s *ops.Split, pf *plannerFlags, op
 		for k, i := range perm {
 			ps.Forward[k] = s.Forward[i]
 		}
-		return planner.FromModel(pm, r, &ps, cost)
+		return planner.FromModelCosts(pm, r, &ps, costs)
 	}
 	pm, pg, p, bc, err := rewrite.PlanOnBase(m, g, opt, pf.baseOrder, rebuild)
 	if pg == nil {

@@ -125,6 +125,7 @@ type rwTraining struct {
 // rwLoadTraining returns the training graph named by arg: a file holding one,
 // a forward model file with f.grad, or a built-in network name.
 func rwLoadTraining(arg string, f *rewriteFlags) (*rwTraining, error) {
+	f.pf.forModel(arg)
 	if _, err := os.Stat(arg); err != nil {
 		for _, name := range models.Names() {
 			if name == arg {
@@ -246,7 +247,9 @@ type rewriteResult struct {
 	// output's peak in the order it was planned in.
 	ReductionBase  int64      `json:"reduction_base_bytes,omitempty"`
 	ReductionAfter int64      `json:"reduction_after_bytes,omitempty"`
-	OverheadCost   float64    `json:"overhead_flops"`
+	OverheadCost   float64    `json:"overhead_flops"` // in CostUnit (FLOPs unless --cost says otherwise)
+	CostUnit       string     `json:"cost_unit"`
+	CostModel      string     `json:"cost_model,omitempty"` // with --cost ort: where the kernel times come from
 	Overhead       float64    `json:"overhead"`
 	TimeOverhead   float64    `json:"predicted_time_overhead"` // recomputed cost over the training step's (forward and backward)
 	BaseOrder      string     `json:"base_order,omitempty"`
@@ -337,6 +340,7 @@ func rewriteFile(in, out string, f *rewriteFlags) (res *rewriteResult, err error
 	res.PlannedPeak, res.PredictedPeak, res.BudgetBytes = rep.PlannedPeakBytes, rep.PredictedPeakBytes, p.BudgetBytes
 	res.RescheduleMoves = p.RescheduleMoves
 	res.OverheadCost, res.Overhead, res.TimeOverhead = rep.OverheadCost, rep.OverheadFrac(), rep.TimeOverheadFrac()
+	res.CostUnit, res.CostModel = f.pf.costUnit(), f.pf.costNote
 	res.Strategy, res.Note = p.Strategy+"/"+p.Objective, p.Note
 	// The reduction is the output's peak in the order it was planned in
 	// (on ORT's base, the order ORT is predicted to run it) against the
@@ -527,7 +531,10 @@ func rwPrintRewrite(w io.Writer, r *rewriteResult) {
 		est = "DP estimate before rescheduling"
 	}
 	fmt.Fprintf(w, "  planned peak    %s (schedule replay), %s %s\n", planner.HumanBytes(r.PlannedPeak), est, planner.HumanBytes(r.PredictedPeak))
-	fmt.Fprintf(w, "  overhead        %s FLOPs recomputed, +%.1f%% of the forward pass, +%.1f%% of the training step (the predicted time overhead)\n", rwFmtCount(r.OverheadCost), 100*r.Overhead, 100*r.TimeOverhead)
+	fmt.Fprintf(w, "  overhead        %s %s recomputed, +%.1f%% of the forward pass, +%.1f%% of the training step (the predicted time overhead)\n", rwFmtCount(r.OverheadCost), r.CostUnit, 100*r.Overhead, 100*r.TimeOverhead)
+	if r.CostModel != "" {
+		fmt.Fprintf(w, "  cost model      %s\n", r.CostModel)
+	}
 	fmt.Fprintf(w, "  wrote           %s (%s) in %.2f s\n", r.Out, planner.HumanBytes(r.OutBytes), r.Seconds)
 }
 
