@@ -101,14 +101,20 @@ func (pf *plannerFlags) ortTimes(m *onnx.Model, file string) (*ort.NodeTimes, er
 	}
 	t, err := ort.ProfileNodeTimes(path, in, ort.Options{DisableAllOptimizations: true, DisableCSE: true}, 1)
 	if err != nil {
-		return nil, fmt.Errorf("profiling in ONNX Runtime: %w", err)
+		hint := ""
+		if strings.Contains(err.Error(), "is not a registered function/op") {
+			hint = " (the graph needs ops this ONNX Runtime build lacks, e.g. an ORT training artifact's gradient ops: profile it in your training session with enable_profiling and pass --cost ort:PROFILE)"
+		}
+		return nil, fmt.Errorf("profiling in ONNX Runtime: %w%s", err, hint)
 	}
 	t.Key = key
 	t.Model = "profiled now"
 	if pf.costCache != "" {
+		// A model in a read-only place is still planned, profiled anew
+		// each time.
 		t.Model = "profiled, cached in " + pf.costCache
 		if err := ort.WriteNodeTimes(pf.costCache, t); err != nil {
-			return nil, err
+			t.Model = "profiled now, not cached: " + err.Error()
 		}
 	}
 	pf.nodeTimes = t
