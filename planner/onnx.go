@@ -42,7 +42,7 @@ func (e *SizeError) Error() string {
 // convolutions, 1 otherwise) or "uniform" (1 per op). Only forward ops that
 // ops.Recomputable accepts may be recomputed.
 func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph, error) {
-	f, err := NamedCost(cost, r)
+	f, err := NamedCost(cost)
 	if err != nil {
 		return nil, err
 	}
@@ -50,27 +50,28 @@ func FromModel(m *onnx.Model, r *ops.Result, s *ops.Split, cost string) (*Graph,
 }
 
 // NamedCost is the cost model FromModel names: "flops" (or "") prices a
-// node by ops.FLOPs with the types in r, "paper" by 10 for a forward
-// convolution and 1 otherwise, "uniform" by 1.
-func NamedCost(cost string, r *ops.Result) (CostFunc, error) {
+// node by its FLOPs, "paper" by 10 for a forward convolution and 1
+// otherwise, "uniform" by 1.
+func NamedCost(cost string) (CostFunc, error) {
 	switch cost {
 	case "", "flops":
-		return func(n *onnxpb.NodeProto) float64 { return ops.FLOPs(n, r) }, nil
+		return func(_ *onnxpb.NodeProto, flops float64) float64 { return flops }, nil
 	case "paper":
-		return func(n *onnxpb.NodeProto) float64 {
+		return func(n *onnxpb.NodeProto, _ float64) float64 {
 			if strings.HasPrefix(n.GetOpType(), "Conv") && !ops.IsGradientOp(n) {
 				return 10
 			}
 			return 1
 		}, nil
 	case "uniform":
-		return func(*onnxpb.NodeProto) float64 { return 1 }, nil
+		return func(*onnxpb.NodeProto, float64) float64 { return 1 }, nil
 	}
 	return nil, fmt.Errorf("planner graph: unknown cost model %q (want flops, paper or uniform)", cost)
 }
 
-// CostFunc prices one node of a model for the planner (Op.Cost).
-type CostFunc func(n *onnxpb.NodeProto) float64
+// CostFunc prices one node of a model for the planner (Op.Cost), given
+// its FLOPs (ops.FLOPs, computed once per node by FromModelCosts).
+type CostFunc func(n *onnxpb.NodeProto, flops float64) float64
 
 // FromModelCosts is FromModel with every op priced by cost, for cost
 // models from outside the graph (measured kernel times).
@@ -138,8 +139,8 @@ func FromModelCosts(m *onnx.Model, r *ops.Result, s *ops.Split, cost CostFunc) (
 			}
 			op.Outputs = append(op.Outputs, v)
 		}
-		op.Cost = cost(n)
 		op.FLOPs = ops.FLOPs(n, r)
+		op.Cost = cost(n, op.FLOPs)
 		op.Workspace = ops.Workspace(n, r)
 		op.Recomputable = !op.Backward && ops.Recomputable(n)
 		if !op.Backward {

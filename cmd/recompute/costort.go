@@ -20,7 +20,7 @@ import (
 func (pf *plannerFlags) costFunc(m *onnx.Model, r *ops.Result) (planner.CostFunc, error) {
 	kind, file, _ := strings.Cut(pf.cost, ":")
 	if kind != "ort" {
-		return planner.NamedCost(kind, r)
+		return planner.NamedCost(kind)
 	}
 	t, err := pf.ortTimes(m, file)
 	if err != nil {
@@ -45,11 +45,11 @@ func (pf *plannerFlags) costFunc(m *onnx.Model, r *ops.Result) (planner.CostFunc
 	}
 	pf.costNote = fmt.Sprintf("ONNX Runtime kernel time in µs (%s; %s), %d of %d nodes timed, the rest priced by FLOPs at %.3g µs per GFLOP",
 		t.Model, t.Session, timed, len(nodes), rate*1e9)
-	return func(n *onnxpb.NodeProto) float64 {
+	return func(n *onnxpb.NodeProto, flops float64) float64 {
 		if us, ok := t.Micros[n.GetName()]; ok {
 			return us
 		}
-		return ops.FLOPs(n, r) * rate
+		return flops * rate
 	}, nil
 }
 
