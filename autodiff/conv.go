@@ -161,10 +161,7 @@ func (b *builder) inputGrad(name, dy, w string, g convGeom, group, outC int64, w
 		wT, flipT := tensor(wd...), tensor(concatInts([]int64{wd[1], wd[0]}, wd[2:])...)
 		transposeWS := ops.KernelWorkspace(&onnxpb.NodeProto{OpType: proto.String("ConvTranspose"), Attribute: tAttrs}, []ops.Tensor{dyT, wT}, []ops.Tensor{dxT})
 		convWS := ops.KernelWorkspace(&onnxpb.NodeProto{OpType: proto.String("Conv"), Attribute: convAttrs}, []ops.Tensor{dyT, flipT}, []ops.Tensor{dxT})
-		wBytes := 4 * wd[0] * wd[1]
-		for _, k := range wd[2:] {
-			wBytes *= k
-		}
+		wBytes, _ := wT.Bytes()
 		ok = convWS+2*wBytes < transposeWS
 	}
 	if !ok {
