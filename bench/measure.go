@@ -11,6 +11,7 @@ import (
 	"github.com/onnx-recompute/recompute/autodiff"
 	"github.com/onnx-recompute/recompute/models"
 	"github.com/onnx-recompute/recompute/onnx"
+	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/ort"
 	"github.com/onnx-recompute/recompute/planner"
 	"github.com/onnx-recompute/recompute/rewrite"
@@ -140,30 +141,11 @@ func measureOne(nw MeasureNet, dir, lib string, sessions []MeasureSession, opt M
 		m.Err = shortErr(err)
 		return []Measured{m}
 	}
-	fwd, err := models.Build(nw.Name, models.Options{Batch: nw.Batch, Size: nw.Size, Seq: nw.Seq})
-	if err != nil {
-		return fail(err)
-	}
-	train, err := autodiff.Build(fwd, autodiff.Options{})
-	if err != nil {
-		return fail(err)
-	}
-	g, err := modelGraph(train)
-	if err != nil {
-		return fail(err)
-	}
-	// Plan as `recompute rewrite` does: on the better of the file order and
-	// ONNX Runtime's predicted order (the saved original stays as written).
-	base, g, p, bc, err := rewrite.PlanOnBase(train, g, planner.Options{Strategy: "approx", Objective: "memory"}, rewrite.BaseBest,
-		func(pm *onnx.Model, _ []int) (*planner.Graph, error) { return modelGraph(pm) })
+	train, rw, rep, g, bc, err := measureRewrite(nw, opt.Version)
 	if err != nil {
 		return fail(err)
 	}
 	m.Plan += ", " + bc.Used + " order"
-	rw, rep, err := rewrite.Apply(base, g, p, rewrite.Options{ORTGuard: true, Version: opt.Version, BaseOrder: bc.Perm})
-	if err != nil {
-		return fail(err)
-	}
 	m.SimOrigBytes, m.SimNewBytes = rep.BeforePeakBytes, rep.PeakBytes
 	m.Overhead = rep.OverheadFrac()
 	step := 0.0
@@ -194,6 +176,39 @@ func measureOne(nw MeasureNet, dir, lib string, sessions []MeasureSession, opt M
 		rows = append(rows, measurePair(m, s, origPath, newPath, in, outs, lib, opt.Runs))
 	}
 	return rows
+}
+
+// measureRewrite builds nw's training graph and rewrites it as `recompute
+// rewrite NAME` does with its defaults for ONNX Runtime: the least memory
+// (approx MC), planned on the better of the file order and ORT's predicted
+// order (the returned original stays as written), ordering guards on, and
+// the inferred types passed to Apply. Without those types the clones and
+// guarded values of values with no value_info were written untyped, and
+// ORT's fusions that check shapes then fused the rewrite differently from
+// the original: gpt2 b2 s256 under ORT's defaults measured outputs that
+// differed from the original's, where the command's rewrite is identical.
+func measureRewrite(nw MeasureNet, version string) (train, rw *onnx.Model, rep *rewrite.Report, g *planner.Graph, bc rewrite.BaseChoice, err error) {
+	fwd, err := models.Build(nw.Name, models.Options{Batch: nw.Batch, Size: nw.Size, Seq: nw.Seq})
+	if err != nil {
+		return
+	}
+	if train, err = autodiff.Build(fwd, autodiff.Options{}); err != nil {
+		return
+	}
+	if g, err = modelGraph(train); err != nil {
+		return
+	}
+	inf, err := ops.Infer(train, ops.Options{})
+	if err != nil {
+		return
+	}
+	base, g, p, bc, err := rewrite.PlanOnBase(train, g, planner.Options{Strategy: "approx", Objective: "memory"}, rewrite.BaseBest,
+		func(pm *onnx.Model, _ []int) (*planner.Graph, error) { return modelGraph(pm) })
+	if err != nil {
+		return
+	}
+	rw, rep, err = rewrite.Apply(base, g, p, rewrite.Options{ORTGuard: true, Version: version, BaseOrder: bc.Perm, Inferred: inf})
+	return
 }
 
 // measurePair runs the original and the rewritten model under one session
