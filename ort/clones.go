@@ -12,7 +12,9 @@ import (
 // CloneOrder says where ONNX Runtime ran the clones of a rewritten model.
 type CloneOrder struct {
 	Clones        int      // clone nodes in the model (an output named <value>_rc<k> of a value another node writes)
-	Ran           int      // clones found in the executed order
+	Ran           int      // clones found in the executed order (under their own name, or the one ORT's NCHWc layout transform gives a Conv)
+	Folded        int      // clones ORT did not run because they compute on constants only: it folds them into initializers at load
+	Unseen        int      // other clones not in the executed order: fused into another kernel or removed by one of ORT's optimisers
 	AfterReaders  int      // ran after every other reader of the original value (the original could be freed first)
 	AfterForward  int      // ran after the last forward node; -1 when the forward part is unknown
 	MedianGap     float64  // executed nodes between a clone and its first reader, median over clones
@@ -38,6 +40,21 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 			pos[n] = i
 		}
 	}
+	// at is node i's position in the executed order. ORT's NCHWc layout
+	// transform (optimisation level all) replaces a Conv by a node named
+	// after its output, <output>_nchwc (seen in ORT 1.30 profiles).
+	at := func(i int) (int, bool) {
+		if p, ok := pos[names[i]]; ok {
+			return p, true
+		}
+		if out := g.Node[i].GetOutput(); len(out) > 0 {
+			if p, ok := pos[out[0]+"_nchwc"]; ok {
+				return p, true
+			}
+		}
+		return 0, false
+	}
+	konst := constantNodes(g)
 	producer := map[string]int{}
 	readers := map[string][]int{}
 	for i, n := range g.GetNode() {
@@ -71,7 +88,7 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 	if forward != nil {
 		res.AfterForward = 0
 		for i, f := range forward {
-			if p, ok := pos[names[i]]; ok && f && p > lastForward {
+			if p, ok := at(i); ok && f && p > lastForward {
 				lastForward = p
 			}
 		}
@@ -83,8 +100,13 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 	sort.Ints(idx)
 	var gaps []int
 	for _, i := range idx {
-		p, ok := pos[names[i]]
+		p, ok := at(i)
 		if !ok {
+			if konst[i] {
+				res.Folded++
+			} else {
+				res.Unseen++
+			}
 			continue
 		}
 		res.Ran++
@@ -95,7 +117,7 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 				if _, isClone := original[r]; isClone || r == i || strings.HasPrefix(names[r], guardPrefix) {
 					continue
 				}
-				if rp, ok := pos[names[r]]; ok && rp > p {
+				if rp, ok := at(r); ok && rp > p {
 					late = false
 				}
 			}
@@ -111,7 +133,7 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 		first := -1
 		for _, o := range g.Node[i].GetOutput() {
 			for _, r := range readers[o] {
-				if rp, ok := pos[names[r]]; ok && (first < 0 || rp < first) {
+				if rp, ok := at(r); ok && (first < 0 || rp < first) {
 					first = rp
 				}
 			}
@@ -130,4 +152,38 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 		res.MedianGap = Median(f)
 	}
 	return res
+}
+
+// constantNodes marks the nodes whose inputs are all constants
+// (initializers, Constant outputs, or outputs of such nodes): ORT's constant
+// folding computes them at load. Ops that draw random numbers are never
+// folded.
+func constantNodes(g *onnxpb.GraphProto) []bool {
+	konst := map[string]bool{}
+	for _, t := range g.GetInitializer() {
+		konst[t.GetName()] = true
+	}
+	out := make([]bool, len(g.GetNode()))
+	for i, n := range g.GetNode() {
+		if strings.HasPrefix(n.GetOpType(), "Random") || n.GetOpType() == "Multinomial" || n.GetOpType() == "Dropout" {
+			continue
+		}
+		all := n.GetOpType() == "Constant" && n.GetDomain() == ""
+		if !all && len(n.GetInput()) > 0 {
+			all = true
+			for _, in := range n.GetInput() {
+				if in != "" && !konst[in] {
+					all = false
+					break
+				}
+			}
+		}
+		if all {
+			out[i] = true
+			for _, o := range n.GetOutput() {
+				konst[o] = true
+			}
+		}
+	}
+	return out
 }

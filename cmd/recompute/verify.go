@@ -540,6 +540,12 @@ func (r *verifyReport) writeText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "clones: %d in the model, %d ran; %d after every other reader of their original, %s; gap to first reader: median %s, max %d nodes\n",
 			c.Clones, c.Ran, c.AfterReaders, fwd, trimFloat(c.MedianGap), c.MaxGap)
+		if c.Folded > 0 {
+			fmt.Fprintf(w, "  %d not run: they compute on constants only, and ORT folded them into initializers at load\n", c.Folded)
+		}
+		if c.Unseen > 0 {
+			fmt.Fprintf(w, "  %d not run under their own name: fused into another kernel or removed by ORT's optimisers\n", c.Unseen)
+		}
 		if len(c.EarlyExamples) > 0 {
 			fmt.Fprintf(w, "  ran too early (ORT's order; see docs/ORT.md for guards): %v\n", c.EarlyExamples)
 		}
