@@ -253,6 +253,33 @@ func (t weights) word(wi int, x uint64) int64 {
 	return s
 }
 
+// pairWeights is weights for two per-node weights at once (memory and
+// cost), sharing the lookups.
+type pairWeights [][256][2]int64
+
+func newPairWeights(a, b []int64) pairWeights {
+	wa, wb := newWeights(a), newWeights(b)
+	t := make(pairWeights, len(wa))
+	for i := range t {
+		for x := range 256 {
+			t[i][x] = [2]int64{wa[i][x], wb[i][x]}
+		}
+	}
+	return t
+}
+
+// word returns the two weights of the members in word wi of a bitset.
+func (t pairWeights) word(wi int, x uint64) (int64, int64) {
+	var a, b int64
+	for k := 0; x != 0 && wi*8+k < len(t); k++ {
+		e := &t[wi*8+k][x&0xff]
+		a += e[0]
+		b += e[1]
+		x >>= 8
+	}
+	return a, b
+}
+
 // ancestorSets returns L_v = v and its ancestors for every node v.
 func (d *dag) ancestorSets() []bitset {
 	out := make([]bitset, d.n)

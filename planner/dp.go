@@ -39,6 +39,72 @@ type dpModel struct {
 	// workers is how many goroutines scan an uncached step's supersets
 	// (GOMAXPROCS; tests set 1 to compare with the sequential scan).
 	workers int
+	// up lists, when the family is every lower set of the DAG and its
+	// transitions are not cached, each set's upper covers (the set plus
+	// one node), from which supersets enumerates a set's supersets
+	// without testing every later set; nil otherwise (tests clear it to
+	// compare with the scan).
+	up *covers
+	// memo holds the answers of solve, which runs the same budget more
+	// than once in searchDP.
+	memo map[solveKey]solveMemo
+	// fitsFrom is the least predicted peak of a sequence found to fit an
+	// internal budget (every budget from there fits), failsTo the largest
+	// budget found to fit no sequence (math.MinInt64: none yet).
+	fitsFrom, failsTo int64
+	// The per-set quantities pair reads, in flat arrays (nw words per
+	// set), so that scanning many transitions stays in cache.
+	nw                   int
+	bitsF, keptF, reachF []uint64
+	full, words, size    []int32
+	setMem, back         []int64
+	memT                 pairWeights
+	// one packs the same per set when the DAG has at most 64 nodes.
+	one      []oneWord
+	mem8, t8 *[8][256]int64
+}
+
+// oneWord is what pair reads of a set of a DAG of at most 64 nodes.
+type oneWord struct {
+	bits, kept, reach uint64
+	mem, back         int64
+	all               bool // the set is V
+}
+
+// sum8 is weights.word for a one-word bitset.
+func sum8(t *[8][256]int64, x uint64) int64 {
+	return t[0][byte(x)] + t[1][byte(x>>8)] + t[2][byte(x>>16)] + t[3][byte(x>>24)] +
+		t[4][byte(x>>32)] + t[5][byte(x>>40)] + t[6][byte(x>>48)] + t[7][byte(x>>56)]
+}
+
+type solveKey struct {
+	B             int64
+	memoryCentric bool
+}
+
+type solveMemo struct {
+	r  dpResult
+	ok bool
+}
+
+// covers is, per family set i, the upper covers fam[i] ∪ {node[k]} =
+// fam[to[k]] for k in [start[i], start[i+1]), by increasing node.
+type covers struct {
+	start []int32
+	node  []int32
+	to    []int32
+	// after[k] is the first cover of fam[to[k]] whose node exceeds
+	// node[k].
+	after []int32
+	// monotone: no node has negative memory, so a set's memory only grows
+	// along the covers and a superset over the budget rules out its own
+	// supersets too.
+	monotone bool
+	// w[j] weighs set j for that test: M(fam[j]), plus, when monotone,
+	// the memory of its members some backward op reads or that are never
+	// recomputed. Each of those members of a segment L' \ L is kept or
+	// recomputed by it, so w(L') − w(L) is at most the segment's peak.
+	w []int64
 }
 
 // parallelScan is the number of candidate supersets from which an
@@ -50,7 +116,29 @@ const parallelScan = 4096
 const maxCachedSets = 2500
 
 func newDPModel(d *dag, fam []lowerSet) *dpModel {
-	p := &dpModel{d: d, fam: fam, mem: newWeights(d.mem), t: newWeights(d.t), sizeEnd: make([]int, d.n+2), workers: runtime.GOMAXPROCS(0)}
+	p := &dpModel{d: d, fam: fam, mem: newWeights(d.mem), t: newWeights(d.t), sizeEnd: make([]int, d.n+2), workers: runtime.GOMAXPROCS(0),
+		fitsFrom: math.MaxInt64, failsTo: math.MinInt64, nw: len(d.all), memT: newPairWeights(d.mem, d.t)}
+	for i := range fam {
+		L := &fam[i]
+		p.bitsF = append(p.bitsF, L.bits...)
+		p.keptF = append(p.keptF, L.kept...)
+		p.reachF = append(p.reachF, L.reach...)
+		p.full = append(p.full, int32(L.full))
+		p.words = append(p.words, int32(L.words))
+		p.size = append(p.size, int32(L.size))
+		p.setMem = append(p.setMem, L.mem)
+		p.back = append(p.back, L.back)
+	}
+	if p.nw == 1 {
+		p.mem8, p.t8 = new([8][256]int64), new([8][256]int64)
+		copy(p.mem8[:], p.mem)
+		copy(p.t8[:], p.t)
+		p.one = make([]oneWord, len(fam))
+		for i := range fam {
+			L := &fam[i]
+			p.one[i] = oneWord{bits: L.bits[0], kept: L.kept[0], reach: L.reach[0], mem: L.mem, back: L.back, all: L.size == d.n}
+		}
+	}
 	for _, t := range d.t {
 		p.tmax += t
 	}
@@ -60,6 +148,9 @@ func newDPModel(d *dag, fam []lowerSet) *dpModel {
 			j++
 		}
 		p.sizeEnd[s] = j
+	}
+	if len(fam) > maxCachedSets {
+		p.up = d.upperCovers(fam)
 	}
 	if len(fam) <= maxCachedSets {
 		// Rows are independent: computed by one goroutine per CPU, each
@@ -81,27 +172,159 @@ func newDPModel(d *dag, fam []lowerSet) *dpModel {
 	return p
 }
 
+// upperCovers returns the upper covers of every set of fam, or nil when
+// fam is not every lower set of d (a set has a cover outside fam, or ∅ is
+// not first): then supersets are not all reachable through covers.
+func (d *dag) upperCovers(fam []lowerSet) *covers {
+	if len(fam) == 0 || fam[0].size != 0 {
+		return nil
+	}
+	index := make(map[string]int32, len(fam))
+	for i := range fam {
+		index[fam[i].bits.key()] = int32(i)
+	}
+	c := &covers{start: make([]int32, 1, len(fam)+1), monotone: true}
+	for _, m := range d.mem {
+		if m < 0 {
+			c.monotone = false
+		}
+	}
+	b := newBitset(d.n)
+	for i := range fam {
+		L := fam[i].bits
+		copy(b, L)
+		for v := 0; v < d.n; v++ {
+			if L.has(v) || !d.predsIn(v, L) {
+				continue
+			}
+			b.set(v)
+			j, ok := index[b.key()]
+			b.clear(v)
+			if !ok {
+				return nil
+			}
+			c.node = append(c.node, int32(v))
+			c.to = append(c.to, j)
+		}
+		c.start = append(c.start, int32(len(c.node)))
+	}
+	c.w = make([]int64, len(fam))
+	for i := range fam {
+		c.w[i] = fam[i].mem
+		if c.monotone {
+			fam[i].bits.each(func(v int) {
+				if d.br[v] || d.kept[v] {
+					c.w[i] += d.mem[v]
+				}
+			})
+		}
+	}
+	c.after = make([]int32, len(c.node))
+	for k, j := range c.to {
+		a := c.start[j]
+		for a < c.start[j+1] && c.node[a] <= c.node[k] {
+			a++
+		}
+		c.after[k] = a
+	}
+	return c
+}
+
+// predsIn reports whether every predecessor of v is in L.
+func (d *dag) predsIn(v int, L bitset) bool {
+	for _, u := range d.pred[v] {
+		if !L.has(u) {
+			return false
+		}
+	}
+	return true
+}
+
+// supersets appends to buf[:0] every family set j ⊋ fam[i] with
+// w[j] − w[i] ≤ limit (covers.w: a lower bound of the segment's peak; at
+// least its new memory M(fam[j]) − M(fam[i])), each once, found through the upper
+// covers: every such superset S is reached from its canonical parent
+// S \ {max(S \ fam[i])} (a lower set: the largest node of S outside fam[i]
+// has no successor in S), so the search adds nodes in increasing order.
+// stack is scratch space; both are returned for reuse.
+func (p *dpModel) supersets(i int, limit int64, buf, stack []int32) ([]int32, []int32) {
+	c, mem := p.up, p.up.w
+	base := mem[i]
+	buf = buf[:0]
+	// A frame is (set, first cover to follow from it).
+	stack = append(stack[:0], int32(i), c.start[i])
+	for len(stack) > 0 {
+		n := len(stack)
+		t, k0 := stack[n-2], stack[n-1]
+		stack = stack[:n-2]
+		for k := k0; k < c.start[t+1]; k++ {
+			j := c.to[k]
+			if mem[j]-base > limit {
+				if c.monotone {
+					continue
+				}
+			} else {
+				buf = append(buf, j)
+			}
+			stack = append(stack, j, c.after[k])
+		}
+	}
+	return buf, stack
+}
+
+// each calls f(w, j) for every j of list, split among the workers (worker
+// w takes every workers-th) when the list is long enough to pay for it.
+// f must only write to state of its own target j and of its worker w.
+func (p *dpModel) each(list []int32, f func(w, j int)) {
+	workers := p.workers
+	if workers < 2 || len(list) < parallelScan {
+		for _, j := range list {
+			f(0, int(j))
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < len(list); k += workers {
+				f(w, int(list[k]))
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // pair computes the transition from family set i to family set j (i ⊊ j).
 func (p *dpModel) pair(i, j int) edge {
-	L, Lp := &p.fam[i], &p.fam[j]
-	memV := Lp.mem - L.mem
+	if p.one != nil {
+		a, b := &p.one[i], &p.one[j]
+		k, r := b.kept&^a.bits, b.reach&^a.bits
+		dm, memV := sum8(p.mem8, k), b.mem-a.mem
+		if b.all {
+			return edge{to: int32(j), dm: dm, peak: 2*memV + b.back}
+		}
+		return edge{to: int32(j), dt: int32(sum8(p.t8, r)), dm: dm, peak: dm + sum8(p.mem8, r) + memV + b.back}
+	}
+	nw := p.nw
+	l, kept, reach := p.bitsF[i*nw:(i+1)*nw], p.keptF[j*nw:(j+1)*nw], p.reachF[j*nw:(j+1)*nw]
+	memV := p.setMem[j] - p.setMem[i]
 	var dm, memR, dt int64
-	for w := L.full; w < Lp.words; w++ {
-		l := L.bits[w]
-		if k := Lp.kept[w] &^ l; k != 0 {
+	for w := int(p.full[i]); w < int(p.words[j]); w++ {
+		if k := kept[w] &^ l[w]; k != 0 {
 			dm += p.mem.word(w, k)
 		}
-		if r := Lp.reach[w] &^ l; r != 0 {
-			memR += p.mem.word(w, r)
-			dt += p.t.word(w, r)
+		if r := reach[w] &^ l[w]; r != 0 {
+			m, t := p.memT.word(w, r)
+			memR += m
+			dt += t
 		}
 	}
 	e := edge{to: int32(j), dm: dm}
-	if Lp.size == p.d.n {
-		e.peak = 2*memV + Lp.back
+	if int(p.size[j]) == p.d.n {
+		e.peak = 2*memV + p.back[j]
 	} else {
 		e.dt = int32(dt)
-		e.peak = dm + memR + memV + Lp.back
+		e.peak = dm + memR + memV + p.back[j]
 	}
 	return e
 }
@@ -146,6 +369,46 @@ type dpResult struct {
 // direction can never lead to a better answer. For TC, states whose
 // overhead exceeds the best complete sequence found so far are dropped.
 func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
+	k := solveKey{B, memoryCentric}
+	if x, ok := p.memo[k]; ok {
+		return dpResult{seq: slices.Clone(x.r.seq), overhead: x.r.overhead, predicted: x.r.predicted}, x.ok
+	}
+	r, ok, done := dpResult{}, false, false
+	ub := int64(math.MaxInt64)
+	if !memoryCentric {
+		// Earlier TC answers bound this one: a sequence that fits a
+		// smaller budget fits B, so its overhead bounds the optimum from
+		// above (and the DP may drop states beyond it from the start); an
+		// answer at a larger budget whose predicted peak fits B is the
+		// answer at B (see solveDP).
+		for key, x := range p.memo {
+			if key.memoryCentric || !x.ok {
+				continue
+			}
+			if key.B <= B {
+				ub = min(ub, x.r.overhead)
+			} else if x.r.predicted <= B {
+				r, ok, done = x.r, true, true
+			}
+		}
+	}
+	if !done {
+		r, ok = p.solveDP(B, memoryCentric, ub)
+	}
+	if ok {
+		p.fitsFrom = min(p.fitsFrom, r.predicted)
+	} else {
+		p.failsTo = max(p.failsTo, B)
+	}
+	if p.memo == nil {
+		p.memo = map[solveKey]solveMemo{}
+	}
+	p.memo[k] = solveMemo{r: dpResult{seq: slices.Clone(r.seq), overhead: r.overhead, predicted: r.predicted}, ok: ok}
+	return r, ok
+}
+
+// solveDP is solve without the memo.
+func (p *dpModel) solveDP(B int64, memoryCentric bool, ub int64) (dpResult, bool) {
 	fam := p.fam
 	last := len(fam) - 1
 	type recv struct {
@@ -155,10 +418,12 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 	}
 	inbox := make([]*recv, len(fam))
 	fronts := make([][]frontEntry, len(fam))
-	get := func(j int) *recv {
+	// get returns j's array, as wide as the overhead a state there can
+	// have: at most T(fam[j]), and for TC at most ub, which only falls.
+	get := func(j int, ub int64) *recv {
 		r := inbox[j]
 		if r == nil {
-			width := fam[j].cost + 1
+			width := min(fam[j].cost, ub) + 1
 			r = &recv{m: make([]int64, width), prev: make([]int32, width), prevT: make([]int32, width)}
 			for t := range r.m {
 				r.m[t] = math.MaxInt64
@@ -167,8 +432,9 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 		}
 		return r
 	}
-	ub := int64(math.MaxInt64) // TC: best overhead of a complete sequence so far
 	workers := p.workers
+	var list, stack []int32
+	ubs := make([]int64, max(workers, 1))
 	fronts[0] = []frontEntry{{t: 0, m: 0, prev: -1}}
 	for i := range fam {
 		if i > 0 {
@@ -193,14 +459,13 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 		// relax offers every state of f to e's target; ub is the caller's
 		// bound (TC: the best overhead of a complete sequence it has seen).
 		relax := func(e edge, ub *int64) {
-			r := get(int(e.to))
-			for _, s := range f {
-				if s.m+e.peak > B {
-					continue
-				}
+			r := get(int(e.to), *ub)
+			// Memory falls strictly along a front: the states within the
+			// budget are a suffix; along a TC front overhead rises.
+			for _, s := range f[firstWithin(f, B-e.peak):] {
 				t := s.t + int64(e.dt)
 				if !memoryCentric && t > *ub {
-					continue
+					break
 				}
 				m := s.m + e.dm
 				if m < r.m[t] {
@@ -221,8 +486,24 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 			continue
 		}
 		// Uncached: every superset, skipping those whose new memory alone
-		// (a lower bound of the segment's peak) breaks the budget.
+		// (a lower bound of the segment's peak) breaks the budget. On
+		// every lower set, the supersets come from the upper covers, and
+		// each worker keeps its own bound, as below.
 		Li := &fam[i]
+		first := p.sizeEnd[Li.size]
+		if p.up != nil {
+			list, stack = p.supersets(i, B-minM, list, stack)
+			for w := range ubs {
+				ubs[w] = ub
+			}
+			p.each(list, func(w, j int) {
+				if e := p.pair(i, j); minM+e.peak <= B {
+					relax(e, &ubs[w])
+				}
+			})
+			ub = slices.Min(ubs)
+			continue
+		}
 		scan := func(from, step int, ub *int64) {
 			for j := from; j < len(fam); j += step {
 				if fam[j].mem-Li.mem > B-minM || !Li.bits.subsetOf(fam[j].bits) {
@@ -233,7 +514,6 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 				}
 			}
 		}
-		first := p.sizeEnd[Li.size]
 		if workers < 2 || len(fam)-first < parallelScan {
 			scan(first, 1, &ub)
 			continue
@@ -243,7 +523,6 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 		// only, and each keeps its own bound: a weaker bound keeps more
 		// states but never changes the states that reach the optimum, so
 		// the answer is the sequential one.
-		ubs := make([]int64, workers)
 		var wg sync.WaitGroup
 		for w := range workers {
 			ubs[w] = ub
@@ -283,6 +562,105 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 		seq[a], seq[b] = seq[b], seq[a]
 	}
 	return dpResult{seq: seq, overhead: best.t, predicted: p.predict(seq)}, true
+}
+
+// firstWithin returns the first index of front f (memory strictly
+// falling) whose memory is at most lim, len(f) if none.
+func firstWithin(f []frontEntry, lim int64) int {
+	lo, hi := 0, len(f)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if f[mid].m <= lim {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// feasible reports whether some sequence fits internal budget B, as solve
+// would for either objective (see feasibleAt).
+func (p *dpModel) feasible(B int64) bool {
+	if B < p.fitsFrom && B > p.failsTo {
+		p.feasibleAt([]int64{B})
+	}
+	return B >= p.fitsFrom
+}
+
+// feasibleAt settles, in one pass over the transitions, whether some
+// sequence fits each internal budget of bs, and records it in fitsFrom
+// and failsTo. Per budget it runs solve's DP reduced to the least kept
+// memory at each set, which both objectives keep (their fronts hold each
+// set's least-memory state) and which alone decides what fits.
+func (p *dpModel) feasibleAt(bs []int64) {
+	fam := p.fam
+	last := len(fam) - 1
+	K := len(bs)
+	// minM[j*K+k], prev[j*K+k]: budget bs[k] at set j.
+	minM := make([]int64, len(fam)*K)
+	prev := make([]int32, len(fam)*K)
+	for j := range minM {
+		minM[j] = math.MaxInt64
+	}
+	for k := range K {
+		minM[k] = 0
+	}
+	var list, stack []int32
+	for i := range last {
+		mi := minM[i*K : i*K+K]
+		limit := int64(math.MinInt64) // the most new memory any budget allows
+		for k, m0 := range mi {
+			if m0 != math.MaxInt64 {
+				limit = max(limit, bs[k]-m0)
+			}
+		}
+		if limit == math.MinInt64 {
+			continue
+		}
+		offer := func(e edge) {
+			mj := minM[int(e.to)*K : int(e.to)*K+K]
+			for k, m0 := range mi {
+				if m0 != math.MaxInt64 && m0+e.peak <= bs[k] && m0+e.dm < mj[k] {
+					mj[k], prev[int(e.to)*K+k] = m0+e.dm, int32(i)
+				}
+			}
+		}
+		switch {
+		case p.cache != nil:
+			for _, e := range p.cache[i] { // sorted by peak
+				if e.peak > limit {
+					break
+				}
+				offer(e)
+			}
+		case p.up != nil:
+			list, stack = p.supersets(i, limit, list, stack)
+			p.each(list, func(_, j int) { offer(p.pair(i, j)) })
+		default:
+			Li := &fam[i]
+			for j := p.sizeEnd[Li.size]; j < len(fam); j++ {
+				if fam[j].mem-Li.mem <= limit && Li.bits.subsetOf(fam[j].bits) {
+					offer(p.pair(i, j))
+				}
+			}
+		}
+	}
+	for k, B := range bs {
+		if minM[last*K+k] == math.MaxInt64 {
+			p.failsTo = max(p.failsTo, B)
+			continue
+		}
+		// The least-memory sequence found: each of its steps fitted B
+		// from its predecessor's least memory, so its predicted peak is
+		// at most B.
+		var seq []int
+		for j := last; j > 0; j = int(prev[j*K+k]) {
+			seq = append(seq, j)
+		}
+		slices.Reverse(seq)
+		p.fitsFrom = min(p.fitsFrom, p.predict(seq))
+	}
 }
 
 // pareto reduces a dense t -> m array to the states not dominated in the
@@ -334,3 +712,6 @@ func (p *dpModel) overheadOf(seq []int) int64 {
 	}
 	return t
 }
+
+// knowsFeasible reports whether feasible(B) is settled without a pass.
+func (p *dpModel) knowsFeasible(B int64) bool { return B >= p.fitsFrom || B <= p.failsTo }

@@ -470,6 +470,21 @@ func planExact(c *planCtx) error {
 	return planApprox(c)
 }
 
+// feasLevels is how many levels of the bisection for the smallest feasible
+// internal budget one feasibility pass settles ahead (2^feasLevels − 1
+// budgets, whichever way each goes).
+const feasLevels = 3
+
+// bisectMids returns the budgets the bisection between lo and hi tries in
+// its next levels levels, whichever way each goes.
+func bisectMids(lo, hi int64, levels int) []int64 {
+	if levels == 0 || hi-lo <= 1 {
+		return nil
+	}
+	mid := lo + (hi-lo)/2
+	return append(append([]int64{mid}, bisectMids(lo, mid, levels-1)...), bisectMids(mid, hi, levels-1)...)
+}
+
 // searchDP explores the DP's internal budget: the DP's memory model is
 // only a prediction, the replayed peak is the truth (DESIGN.md "Where we go
 // past the paper"). It finds the smallest internal budget the DP accepts,
@@ -512,9 +527,11 @@ func (c *planCtx) searchDP(m *dpModel) error {
 	// Feasibility does not depend on the objective: both keep the least
 	// kept memory at every set.
 	mcOnly := c.opt.Objective == "memory" && m.cache != nil
-	// Smallest feasible internal budget (relative precision tol).
+	// Smallest feasible internal budget (relative precision tol); each
+	// feasibility pass settles the bisection's next feasLevels steps.
 	lo := int64(0)
-	if _, ok := m.solve(hi, mcOnly); !ok {
+	m.feasibleAt(append([]int64{hi}, bisectMids(lo, hi, feasLevels)...))
+	if !m.feasible(hi) {
 		return errors.New("internal error: the single-segment sequence is infeasible at its own peak")
 	}
 	// Families too large to cache their transitions cost seconds per DP
@@ -525,7 +542,10 @@ func (c *planCtx) searchDP(m *dpModel) error {
 	}
 	for hi-lo > 1 && float64(hi-lo) > tol*float64(hi) {
 		mid := lo + (hi-lo)/2
-		if _, ok := m.solve(mid, mcOnly); ok {
+		if !m.knowsFeasible(mid) {
+			m.feasibleAt(bisectMids(lo, hi, feasLevels))
+		}
+		if m.feasible(mid) {
 			hi = mid
 		} else {
 			lo = mid
