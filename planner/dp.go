@@ -272,26 +272,74 @@ func (p *dpModel) supersets(i int, limit int64, buf, stack []int32) ([]int32, []
 	return buf, stack
 }
 
-// each calls f(w, j) for every j of list, split among the workers (worker
-// w takes every workers-th) when the list is long enough to pay for it.
-// f must only write to state of its own target j and of its worker w.
-func (p *dpModel) each(list []int32, f func(w, j int)) {
+// each calls f(w, k) for k in [0, n), split among the workers (worker w
+// takes every workers-th) when n is large enough to pay for it. f must
+// only write to state of its own item k (a transition's target) and of
+// its worker w.
+func (p *dpModel) each(n int, f func(w, k int)) {
 	workers := p.workers
-	if workers < 2 || len(list) < parallelScan {
-		for _, j := range list {
-			f(0, int(j))
+	if workers < 2 || n < parallelScan {
+		for k := range n {
+			f(0, k)
 		}
 		return
 	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for k := w; k < len(list); k += workers {
-				f(w, int(list[k]))
+			for k := w; k < n; k += workers {
+				f(w, k)
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// supersetEdges is supersets (with the same limit) for a time-centric
+// step, dtMax being the bound on the overhead less the least overhead of
+// the step's states: it returns the transitions, computed on the way,
+// whose peak is at most limit and whose overhead dt is at most dtMax. Along supersets L” ⊇ L'
+// other than V, dt(L → L”) ≥ dt(L → L') (a member of L' that is not
+// kept in L' is not kept in L” either, so reach(L”) ⊇ reach(L')), so a
+// superset over dtMax rules out its own supersets but V, whose transition
+// (dt 0) is always considered.
+func (p *dpModel) supersetEdges(i int, limit, dtMax int64, buf []edge, stack []int32) ([]edge, []int32) {
+	c, w := p.up, p.up.w
+	base := w[i]
+	last := int32(len(p.fam) - 1)
+	buf = buf[:0]
+	sawLast := false
+	stack = append(stack[:0], int32(i), c.start[i])
+	for len(stack) > 0 {
+		n := len(stack)
+		t, k0 := stack[n-2], stack[n-1]
+		stack = stack[:n-2]
+		for k := k0; k < c.start[t+1]; k++ {
+			j := c.to[k]
+			if w[j]-base > limit {
+				if !c.monotone {
+					stack = append(stack, j, c.after[k])
+				}
+				continue
+			}
+			e := p.pair(i, int(j))
+			if j == last {
+				sawLast = true
+			} else if int64(e.dt) > dtMax {
+				continue
+			}
+			if e.peak <= limit {
+				buf = append(buf, e)
+			}
+			stack = append(stack, j, c.after[k])
+		}
+	}
+	if !sawLast && w[last]-base <= limit {
+		if e := p.pair(i, int(last)); e.peak <= limit {
+			buf = append(buf, e)
+		}
+	}
+	return buf, stack
 }
 
 // pair computes the transition from family set i to family set j (i ⊊ j).
@@ -434,6 +482,7 @@ func (p *dpModel) solveDP(B int64, memoryCentric bool, ub int64) (dpResult, bool
 	}
 	workers := p.workers
 	var list, stack []int32
+	var edges []edge
 	ubs := make([]int64, max(workers, 1))
 	fronts[0] = []frontEntry{{t: 0, m: 0, prev: -1}}
 	for i := range fam {
@@ -492,15 +541,22 @@ func (p *dpModel) solveDP(B int64, memoryCentric bool, ub int64) (dpResult, bool
 		Li := &fam[i]
 		first := p.sizeEnd[Li.size]
 		if p.up != nil {
-			list, stack = p.supersets(i, B-minM, list, stack)
 			for w := range ubs {
 				ubs[w] = ub
 			}
-			p.each(list, func(w, j int) {
-				if e := p.pair(i, j); minM+e.peak <= B {
-					relax(e, &ubs[w])
-				}
-			})
+			if !memoryCentric && ub != math.MaxInt64 {
+				// Only transitions with dt ≤ ub − (the least overhead
+				// here) can take a state.
+				edges, stack = p.supersetEdges(i, B-minM, ub-f[0].t, edges, stack)
+				p.each(len(edges), func(w, k int) { relax(edges[k], &ubs[w]) })
+			} else {
+				list, stack = p.supersets(i, B-minM, list, stack)
+				p.each(len(list), func(w, k int) {
+					if e := p.pair(i, int(list[k])); minM+e.peak <= B {
+						relax(e, &ubs[w])
+					}
+				})
+			}
 			ub = slices.Min(ubs)
 			continue
 		}
@@ -636,7 +692,7 @@ func (p *dpModel) feasibleAt(bs []int64) {
 			}
 		case p.up != nil:
 			list, stack = p.supersets(i, limit, list, stack)
-			p.each(list, func(_, j int) { offer(p.pair(i, j)) })
+			p.each(len(list), func(_, k int) { offer(p.pair(i, int(list[k]))) })
 		default:
 			Li := &fam[i]
 			for j := p.sizeEnd[Li.size]; j < len(fam); j++ {
