@@ -416,6 +416,10 @@ type dpResult struct {
 // state with no more memory and better overhead in the objective's
 // direction can never lead to a better answer. For TC, states whose
 // overhead exceeds the best complete sequence found so far are dropped.
+//
+// solve keeps its answers (searchDP asks some budgets twice) and starts a
+// TC run from the bound earlier answers give; see solveDP for why neither
+// changes an answer.
 func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 	k := solveKey{B, memoryCentric}
 	if x, ok := p.memo[k]; ok {
@@ -436,7 +440,7 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 			if key.B <= B {
 				ub = min(ub, x.r.overhead)
 			} else if x.r.predicted <= B {
-				r, ok, done = x.r, true, true
+				r, ok, done = dpResult{seq: slices.Clone(x.r.seq), overhead: x.r.overhead, predicted: x.r.predicted}, true, true
 			}
 		}
 	}
@@ -455,7 +459,20 @@ func (p *dpModel) solve(B int64, memoryCentric bool) (dpResult, bool) {
 	return r, ok
 }
 
-// solveDP is solve without the memo.
+// solveDP is solve without the memo; for TC, ub is a bound known to be at
+// least the optimum (math.MaxInt64: none), and states above it are dropped
+// from the start. Neither that nor the bound found on the way changes the
+// answer: entries of a front depend only on entries of smaller overhead,
+// so those up to the optimum are the same, and so are the optimum, the
+// chosen entry at V and the entries it came from.
+//
+// A TC answer S at budget B1 is also the answer at any B0 < B1 that its
+// predicted peak fits: the optimum cannot fall as the budget does and S
+// still fits; every state along S is still on its front (the sequences
+// reaching a set at B0 are among those at B1, so no state of smaller
+// overhead has less memory); and among the states offering it the least
+// memory at each step, the first in family order is still S's, since the
+// offers at B0 are among those at B1.
 func (p *dpModel) solveDP(B int64, memoryCentric bool, ub int64) (dpResult, bool) {
 	fam := p.fam
 	last := len(fam) - 1

@@ -19,8 +19,8 @@ type Options struct {
 }
 
 // DefaultMaxLowerSets bounds the exact DP's family: the DP visits every
-// pair of lower sets (seconds per DP run at this size) and keeps at most
-// 2,049 overhead states of 16 bytes per set (under 1 GiB).
+// nested pair of lower sets (up to seconds per DP run at this size) and
+// keeps at most 2,049 overhead states of 16 bytes per set (under 1 GiB).
 const DefaultMaxLowerSets = 30000
 
 // Plan is a replayed recomputation plan.
