@@ -54,7 +54,17 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 		}
 		return 0, false
 	}
-	konst := constantNodes(g)
+	konst := ortorder.ConstantValues(g)
+	// folded reports whether ORT computes node i at load: every output is a
+	// value it knows before any run (ortorder.ConstantValues).
+	folded := func(i int) bool {
+		for _, o := range g.Node[i].GetOutput() {
+			if o != "" && !konst[o] {
+				return false
+			}
+		}
+		return true
+	}
 	producer := map[string]int{}
 	readers := map[string][]int{}
 	for i, n := range g.GetNode() {
@@ -102,7 +112,7 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 	for _, i := range idx {
 		p, ok := at(i)
 		if !ok {
-			if konst[i] {
+			if folded(i) {
 				res.Folded++
 			} else {
 				res.Unseen++
@@ -152,38 +162,4 @@ func AnalyzeClones(g *onnxpb.GraphProto, executed []string, forward []bool) Clon
 		res.MedianGap = Median(f)
 	}
 	return res
-}
-
-// constantNodes marks the nodes whose inputs are all constants
-// (initializers, Constant outputs, or outputs of such nodes): ORT's constant
-// folding computes them at load. Ops that draw random numbers are never
-// folded.
-func constantNodes(g *onnxpb.GraphProto) []bool {
-	konst := map[string]bool{}
-	for _, t := range g.GetInitializer() {
-		konst[t.GetName()] = true
-	}
-	out := make([]bool, len(g.GetNode()))
-	for i, n := range g.GetNode() {
-		if strings.HasPrefix(n.GetOpType(), "Random") || n.GetOpType() == "Multinomial" || n.GetOpType() == "Dropout" {
-			continue
-		}
-		all := n.GetOpType() == "Constant" && n.GetDomain() == ""
-		if !all && len(n.GetInput()) > 0 {
-			all = true
-			for _, in := range n.GetInput() {
-				if in != "" && !konst[in] {
-					all = false
-					break
-				}
-			}
-		}
-		if all {
-			out[i] = true
-			for _, o := range n.GetOutput() {
-				konst[o] = true
-			}
-		}
-	}
-	return out
 }

@@ -124,7 +124,7 @@ func Enforce(g *onnxpb.GraphProto, opset int64, opt Options) (Stats, error) {
 		return st, fmt.Errorf("enforce ORT order: default-domain opset %d < 10 has no Slice with inputs", opset)
 	}
 	fresh := freshNamer(g)
-	konst := constantValues(g)
+	konst := ConstantValues(g)
 	fused := fusionValues(g, konst)
 	st.Ranked = scaleOperands(g, fused)
 	reshaped := reshapedMatMuls(g, fused)
@@ -291,11 +291,11 @@ func isAlias(n *onnxpb.NodeProto) bool {
 	return false
 }
 
-// constantValues returns the values ONNX Runtime knows before any run:
+// ConstantValues returns the values ONNX Runtime knows before any run:
 // initializers, and the outputs of nodes that read only such values
 // (Constant nodes included). ORT folds those nodes when it loads the model,
 // so they have no place in the run-time order and need no guard.
-func constantValues(g *onnxpb.GraphProto) map[string]bool {
+func ConstantValues(g *onnxpb.GraphProto) map[string]bool {
 	k := map[string]bool{}
 	for _, t := range g.GetInitializer() {
 		k[t.GetName()] = true
@@ -385,7 +385,7 @@ func Mismatches(g *onnxpb.GraphProto) int {
 // the node the file wants at that position (y), or -1, and the number of
 // nodes out of order (those outside a longest common subsequence).
 func firstMismatch(g *onnxpb.GraphProto) (x, y, moved int) {
-	konst := constantValues(g)
+	konst := ConstantValues(g)
 	skip := func(i int) bool { return skipNode(g.Node[i], konst) || isAlias(g.Node[i]) }
 	var want, got []int
 	for i := range g.Node {

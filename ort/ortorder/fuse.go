@@ -144,7 +144,7 @@ func checksShapes(n *onnxpb.NodeProto, fused map[string]*onnxpb.NodeProto) bool 
 // the non-constant input of each Mul or Div by a scalar that ORT may fold
 // into the MatMuls reading it.
 func scaleOperands(g *onnxpb.GraphProto, fused map[string]*onnxpb.NodeProto) map[string]bool {
-	konst := constantValues(g)
+	konst := ConstantValues(g)
 	r := map[string]bool{}
 	for _, p := range fused {
 		if op := p.GetOpType(); op != "Mul" && op != "Div" {
@@ -211,7 +211,7 @@ func exactFusion(p, c *onnxpb.NodeProto) bool {
 // leaves the original pair unfused, and the original's outputs change in
 // their last bits. The rewrite recomputes the producer with it instead.
 func FusedInputs(g *onnxpb.GraphProto) map[int][]int {
-	fused := fusionValues(g, constantValues(g))
+	fused := fusionValues(g, ConstantValues(g))
 	if len(fused) == 0 {
 		return nil
 	}
@@ -264,7 +264,7 @@ func reshapedMatMuls(g *onnxpb.GraphProto, fused map[string]*onnxpb.NodeProto) m
 // ORT's CSE would merge it back into, so the rewrite recomputes one of its
 // inputs with it.
 func Unguarded(g *onnxpb.GraphProto) map[int]bool {
-	rm := reshapedMatMuls(g, fusionValues(g, constantValues(g)))
+	rm := reshapedMatMuls(g, fusionValues(g, ConstantValues(g)))
 	if len(rm) == 0 {
 		return nil
 	}
