@@ -11,7 +11,6 @@ import (
 	"github.com/onnx-recompute/recompute/autodiff"
 	"github.com/onnx-recompute/recompute/models"
 	"github.com/onnx-recompute/recompute/onnx"
-	"github.com/onnx-recompute/recompute/onnx/ops"
 	"github.com/onnx-recompute/recompute/ort"
 	"github.com/onnx-recompute/recompute/planner"
 	"github.com/onnx-recompute/recompute/rewrite"
@@ -195,10 +194,7 @@ func measureRewrite(nw MeasureNet, version string) (train, rw *onnx.Model, rep *
 	if train, err = autodiff.Build(fwd, autodiff.Options{}); err != nil {
 		return
 	}
-	if g, err = modelGraph(train); err != nil {
-		return
-	}
-	inf, err := ops.Infer(train, ops.Options{})
+	g, inf, err := inferredGraph(train)
 	if err != nil {
 		return
 	}

@@ -141,23 +141,29 @@ func builtinGraph(n *Network) (*planner.Graph, error) {
 
 // modelGraph is the inspect/plan path: inference, training split, planner graph.
 func modelGraph(m *onnx.Model) (*planner.Graph, error) {
+	g, _, err := inferredGraph(m)
+	return g, err
+}
+
+// inferredGraph is modelGraph that also returns the inference result.
+func inferredGraph(m *onnx.Model) (*planner.Graph, *ops.Result, error) {
 	r, err := ops.Infer(m, ops.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("infer: %w", err)
+		return nil, nil, fmt.Errorf("infer: %w", err)
 	}
 	v, err := onnx.NewView(m.Proto.GetGraph())
 	if err != nil {
-		return nil, fmt.Errorf("graph: %w", err)
+		return nil, nil, fmt.Errorf("graph: %w", err)
 	}
 	s, err := ops.SplitTraining(m, v, "")
 	if err != nil {
-		return nil, fmt.Errorf("split: %w", err)
+		return nil, nil, fmt.Errorf("split: %w", err)
 	}
 	g, err := planner.FromModel(m, r, s, "flops")
 	if err != nil {
-		return nil, fmt.Errorf("planner graph: %w", err)
+		return nil, nil, fmt.Errorf("planner graph: %w", err)
 	}
-	return g, nil
+	return g, r, nil
 }
 
 func cgGraph(path string) (*planner.Graph, error) {
