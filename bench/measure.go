@@ -98,9 +98,9 @@ func Measure(r *Results, opt MeasureOptions) {
 		named = append(named, fmt.Sprintf("%s = %s", s.Name, s.Options))
 	}
 	r.MeasureNote = fmt.Sprintf("ONNX Runtime%s. Session options: %s. Peak = growth of the process's peak RSS during Run (fresh process per model, "+
-		"MALLOC_MMAP_THRESHOLD_=%s; with the arena on, over the warm-up and the measured runs, since the arena keeps what it grew), time = wall time of Run, median of %d run(s) after a warm-up (arena off: as many further runs with glibc's mmap threshold at 32 MiB, ort.Measure). "+
+		"MALLOC_MMAP_THRESHOLD_=%s; with the arena on, over the warm-up and the measured runs, since the arena keeps what it grew), time = wall time of Run, both models in one process after %d warm-up runs each, then %d round(s) of one run of each; the time ratio is the median of the rounds' ratios (ort.TimePair). "+
 		"Rewritten = approx MC (minimum-memory) plan, planned from the better of the file order and ONNX Runtime's predicted order (the plan column says which), with ORT ordering guards. Simulated = transient peak of the node order as written, kernel workspace included.",
-		version, strings.Join(named, "; "), ort.MallocMmapThreshold, opt.Runs)
+		version, strings.Join(named, "; "), ort.MallocMmapThreshold, ort.SettleRuns, max(opt.Runs, 1))
 	nets := opt.Nets
 	if nets == nil {
 		nets = MeasureNets
@@ -230,5 +230,16 @@ func measurePair(m Measured, s MeasureSession, origPath, newPath string, in []or
 			m.OutputsIdentical = false
 		}
 	}
+	// Time side by side: the two processes above ran minutes apart.
+	if err := ort.Init(lib); err != nil {
+		m.Err = shortErr(err)
+		return m
+	}
+	pt, err := ort.TimePair(origPath, newPath, in, outs, s.Options, runs)
+	if err != nil {
+		m.Err = shortErr(fmt.Errorf("timing side by side: %w", err))
+		return m
+	}
+	m.SecondsOrig, m.SecondsNew, m.TimeRatio = ort.Median(pt.A), ort.Median(pt.B), pt.Ratio
 	return m
 }

@@ -382,7 +382,7 @@ func writeMeasured(w io.Writer, r *Results) {
 	for _, m := range r.Measured {
 		tableRow(w, m.Network, m.Sizes, m.Plan, m.Session, fmtBytes(m.SimOrigBytes), fmtBytes(m.SimNewBytes), fmtBytes(m.PeakOrigBytes), fmtBytes(m.PeakNewBytes),
 			fmtRatios(m.SimNewBytes, m.SimOrigBytes, m.PeakNewBytes, m.PeakOrigBytes),
-			fmtSeconds(m.SecondsOrig), fmtSeconds(m.SecondsNew), fmtTimeRatios(m.PredictedTimeRatio, m.SecondsNew, m.SecondsOrig), fmt.Sprint(m.OutputsIdentical), m.Err)
+			fmtSeconds(m.SecondsOrig), fmtSeconds(m.SecondsNew), fmtTimeRatios(m), fmt.Sprint(m.OutputsIdentical), m.Err)
 	}
 	fmt.Fprintf(w, "\nPredicted time ratio: 1 + recomputed FLOPs / the training step's FLOPs (forward and backward); the planner's cost model. Where measured differs, time does not follow FLOPs on this runtime (guards, per-node dispatch, memory-bound recomputed ops, and, with the arena off, one malloc and free per tensor).\n")
 	if nets := fusedOnly(r.Measured); len(nets) > 0 {
@@ -419,14 +419,16 @@ func fmtRatios(a, b, c, d int64) string {
 	return r(a, b) + " / " + r(c, d)
 }
 
-// fmtTimeRatios is "predicted / measured" time ratios.
-func fmtTimeRatios(predicted, secNew, secOrig float64) string {
-	p, m := "—", "—"
-	if predicted > 0 {
-		p = fmt.Sprintf("%.2f", predicted)
+// fmtTimeRatios is "predicted / measured" time ratios of m.
+func fmtTimeRatios(m Measured) string {
+	p, r := "—", "—"
+	if m.PredictedTimeRatio > 0 {
+		p = fmt.Sprintf("%.2f", m.PredictedTimeRatio)
 	}
-	if secOrig > 0 && secNew > 0 {
-		m = fmt.Sprintf("%.2f", secNew/secOrig)
+	if m.TimeRatio > 0 {
+		r = fmt.Sprintf("%.2f", m.TimeRatio)
+	} else if m.SecondsOrig > 0 && m.SecondsNew > 0 {
+		r = fmt.Sprintf("%.2f", m.SecondsNew/m.SecondsOrig)
 	}
-	return p + " / " + m
+	return p + " / " + r
 }

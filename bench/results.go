@@ -168,6 +168,12 @@ type Measured struct {
 	PeakNewBytes  int64   `json:"measured_rewritten_bytes"`
 	SecondsOrig   float64 `json:"seconds_original"`
 	SecondsNew    float64 `json:"seconds_rewritten"`
+	// TimeRatio is the measured time ratio: the median of rounds of one
+	// run of each model side by side in one process (ort.TimePair); the
+	// seconds above are the medians of those runs. 0 in results recorded
+	// before it: their ratio is SecondsNew/SecondsOrig, each the median of
+	// its own process's runs.
+	TimeRatio float64 `json:"time_ratio,omitempty"`
 	// Overhead is the recomputed FLOPs over the forward pass's, and
 	// PredictedTimeRatio the time ratio they predict for a training step:
 	// 1 + recomputed FLOPs / the step's FLOPs (forward and backward).

@@ -57,8 +57,10 @@ func (pf *plannerFlags) costFunc(m *onnx.Model, r *ops.Result) (planner.CostFunc
 // when given; else from the cache beside the model when it was taken for
 // the same sizes and is newer than the model; else measured now (ORT's
 // graph optimisations off, so that kernels are the graph's nodes; arena on,
-// default threads; one warm-up run, then one profiled run on random inputs)
-// and cached.
+// default threads; ort.SettleRuns warm-up runs, then one profiled run on
+// random inputs) and cached. A cache taken after fewer warm-up runs (by an
+// older recompute, whose profiles priced first-touch page faults as
+// kernel time) is taken anew.
 func (pf *plannerFlags) ortTimes(m *onnx.Model, file string) (*ort.NodeTimes, error) {
 	if pf.nodeTimes != nil {
 		return pf.nodeTimes, nil
@@ -74,7 +76,7 @@ func (pf *plannerFlags) ortTimes(m *onnx.Model, file string) (*ort.NodeTimes, er
 	}
 	key := fmt.Sprintf("batch %d, dims %v", pf.batch, dims)
 	if pf.costCache != "" {
-		if t, err := ort.ReadNodeTimes(pf.costCache); err == nil && t.Key == key && cacheFresh(pf.costCache) {
+		if t, err := ort.ReadNodeTimes(pf.costCache); err == nil && t.Key == key && t.Runs >= ort.SettleRuns && cacheFresh(pf.costCache) {
 			pf.nodeTimes = t
 			return t, nil
 		}
@@ -99,7 +101,7 @@ func (pf *plannerFlags) ortTimes(m *onnx.Model, file string) (*ort.NodeTimes, er
 	if err != nil {
 		return nil, err
 	}
-	t, err := ort.ProfileNodeTimes(path, in, ort.Options{DisableAllOptimizations: true, DisableCSE: true}, 1)
+	t, err := ort.ProfileNodeTimes(path, in, ort.Options{DisableAllOptimizations: true, DisableCSE: true}, ort.SettleRuns)
 	if err != nil {
 		hint := ""
 		if strings.Contains(err.Error(), "is not a registered function/op") {
