@@ -100,7 +100,7 @@ func Measure(r *Results, opt MeasureOptions) {
 	r.MeasureNote = fmt.Sprintf("ONNX Runtime%s. Session options: %s. Peak = growth of the process's peak RSS during Run (fresh process per model, "+
 		"MALLOC_MMAP_THRESHOLD_=%s; with the arena on, over the warm-up and the measured runs, since the arena keeps what it grew), time = wall time of Run, both models in one process after %d warm-up runs each, then %d round(s) of one run of each; the time ratio is the median of the rounds' ratios (ort.TimePair). "+
 		"Rewritten = approx MC (minimum-memory) plan, planned from the better of the file order and ONNX Runtime's predicted order (the plan column says which), with ORT ordering guards. Simulated = transient peak of the node order as written, kernel workspace included.",
-		version, strings.Join(named, "; "), ort.MallocMmapThreshold, ort.SettleRuns, max(opt.Runs, 1))
+		version, strings.Join(named, "; "), ort.MallocMmapThreshold, ort.SettleRuns, max(opt.Runs, timingRounds))
 	nets := opt.Nets
 	if nets == nil {
 		nets = MeasureNets
@@ -207,6 +207,11 @@ func measureRewrite(nw MeasureNet, version string) (train, rw *onnx.Model, rep *
 	return
 }
 
+// timingRounds is the least number of rounds measurePair times: a round
+// is one run of each model, so a few cost little beside the peak runs,
+// and one round alone is one sample of a noisy machine.
+const timingRounds = 3
+
 // measurePair runs the original and the rewritten model under one session
 // and fills m's measured fields (m.Err on failure).
 func measurePair(m Measured, s MeasureSession, origPath, newPath string, in []ort.Tensor, outs []string, lib string, runs int) Measured {
@@ -235,7 +240,7 @@ func measurePair(m Measured, s MeasureSession, origPath, newPath string, in []or
 		m.Err = shortErr(err)
 		return m
 	}
-	pt, err := ort.TimePair(origPath, newPath, in, outs, s.Options, runs)
+	pt, err := ort.TimePair(origPath, newPath, in, outs, s.Options, max(runs, timingRounds))
 	if err != nil {
 		m.Err = shortErr(fmt.Errorf("timing side by side: %w", err))
 		return m

@@ -120,7 +120,7 @@ func readmeWords(cmd string) ([]string, error) {
 var (
 	readmeSeconds    = regexp.MustCompile(`(\bin|,) [0-9]+\.[0-9]+ s\b`)
 	readmeLastColumn = regexp.MustCompile(`\| [0-9]+\.[0-9]+ \|( ok \|| skipped [^|]*\|)?$`)
-	readmeMeasured   = regexp.MustCompile(`^(measured peak \(RSS growth\)|  of which the first run|time \(median of [0-9]+ runs\))\s+(\S+(?: [KMGT]iB|s| B)?)\s+(\S+(?: [KMGT]iB|s| B)?)\s+([0-9.]+)$`)
+	readmeMeasured   = regexp.MustCompile(`^(measured peak \(RSS growth\)|  of which the first run|time \(median of [0-9]+ (?:runs|rounds)\))\s+(\S+(?: [KMGT]iB|s| B)?)\s+(\S+(?: [KMGT]iB|s| B)?)\s+([0-9.]+)$`)
 )
 
 func readmeNormalise(s string) string {
@@ -308,6 +308,8 @@ func TestREADMEMatcher(t *testing.T) {
 		{"  of which the first run            1000.21 MiB     624.38 MiB    0.624", "  of which the first run             990.00 MiB     600.00 MiB    0.606", true, 0.624},
 		{"time (median of 1 runs)                 13.776s        22.090s    1.604", "time (median of 1 runs)                 12.000s        25.000s    2.083", true, 0},
 		{"time (median of 1 runs)                 13.776s        22.090s    1.604", "time (median of 3 runs)                 12.000s        25.000s    2.083", false, 0},
+		{"time (median of 3 rounds)                5.124s         5.266s    1.044", "time (median of 3 rounds)                4.900s         5.300s    1.082", true, 0},
+		{"time (median of 3 rounds)                5.124s         5.266s    1.044", "time (median of 3 runs)                  4.900s         5.300s    1.082", false, 0},
 		{"session: 1 thread(s), graph optimisations off, arena and memory pattern off, sequential; ...", "session: 1 thread(s), graph optimisations off, arena and memory pattern off, sequential; memory: ...", true, 0},
 		{"session: 1 thread(s), graph optimisations off; ...", "session: 2 thread(s), graph optimisations off; x", false, 0},
 		{"  wrote           r50.onnx (97.48 MiB) in 1.23 s", "  wrote           r50.onnx (97.48 MiB) in 9.87 s", true, 0},
