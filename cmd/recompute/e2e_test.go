@@ -119,7 +119,7 @@ func TestE2E(t *testing.T) {
 				if session == "default" {
 					bound = tc.defaultsRatio
 				}
-				code, stdout, stderr = rwRun(t, "verify", orig, rw, "--json", "--runs", "1", "--session", session)
+				code, stdout, stderr = rwRun(t, "verify", orig, rw, "--json", "--runs", "1", "--time-rounds", "0", "--session", session)
 				var v e2eVerify
 				if err := json.Unmarshal([]byte(stdout), &v); err != nil {
 					t.Fatalf("verify --session %s: exit %d: %v\n%s%s", session, code, err, stderr, stdout)

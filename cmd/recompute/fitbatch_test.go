@@ -111,7 +111,7 @@ func TestFitVerifyUnderLimit(t *testing.T) {
 	}
 	measure := func(session ...string) (peak, sim int64) {
 		t.Helper()
-		code, stdout, stderr := rwRun(t, append([]string{"verify", orig, out, "--runs", "1", "--json"}, session...)...)
+		code, stdout, stderr := rwRun(t, append([]string{"verify", orig, out, "--runs", "1", "--time-rounds", "0", "--json"}, session...)...)
 		if code != 0 {
 			t.Fatalf("verify %v: exit %d: %s", session, code, stderr)
 		}

@@ -125,7 +125,7 @@ func TestRewriteSurvivesOptimizations(t *testing.T) {
 			if os.Getenv("RECOMPUTE_E2E") == "" {
 				return // the measured peak needs separate processes: E2E runs only
 			}
-			code, out, stderr := rwRun(t, "verify", orig, rw, "--runs", "1", "--json")
+			code, out, stderr := rwRun(t, "verify", orig, rw, "--runs", "1", "--time-rounds", "0", "--json")
 			if code != 0 {
 				t.Fatalf("verify: exit %d: %s", code, stderr)
 			}

@@ -103,7 +103,7 @@ func gradRewriteVerify(t *testing.T, gradArgs []string, want int, maxRatio float
 	if code, _, stderr := rwRun(t, "rewrite", orig, "-o", rw); code != 0 {
 		t.Fatalf("rewrite: %s", stderr)
 	}
-	code, stdout, stderr := rwRun(t, "verify", orig, rw, "--session", "controlled", "--runs", "1", "--json")
+	code, stdout, stderr := rwRun(t, "verify", orig, rw, "--session", "controlled", "--runs", "1", "--time-rounds", "0", "--json")
 	var v e2eVerify
 	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
 		t.Fatalf("verify: exit %d: %v\n%s", code, err, stderr)

@@ -92,7 +92,7 @@ func TestVerifyBuiltins(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
 			orig, rw := vtPair(t, t.TempDir(), c.name, c.opt, c.strategy, 0)
-			code, out, errOut := mtRun("verify", orig, rw, "--runs", "1", "--json", "--session", "controlled")
+			code, out, errOut := mtRun("verify", orig, rw, "--runs", "1", "--time-rounds", "0", "--json", "--session", "controlled")
 			if code != 0 {
 				t.Fatalf("verify: exit %d: %s", code, errOut)
 			}

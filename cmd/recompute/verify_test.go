@@ -85,18 +85,19 @@ func TestVerify(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("verify orig rewritten: exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"outputs: 2 of 2 bit-identical", "graph optimisations all, arena and memory pattern on", "ORT's CPU arena on", "of which the first run"} {
+	for _, want := range []string{"outputs: 2 of 2 bit-identical", "graph optimisations all, arena and memory pattern on", "ORT's CPU arena on", "of which the first run",
+		"time (median of 1 rounds)", "time: both models in one process, 2 warm-up runs each, then 1 rounds"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify (ORT's defaults) output lacks %q:\n%s", want, out)
 		}
 	}
 	// The controlled setting: memory follows liveness.
-	code, out, errOut = mtRun("verify", orig, same, "--runs", "1", "--session", "controlled")
+	code, out, errOut = mtRun("verify", orig, same, "--runs", "1", "--session", "controlled", "--time-rounds", "0")
 	if code != 0 {
 		t.Fatalf("verify --session controlled: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{"outputs: 2 of 2 bit-identical", "measured peak (RSS growth)", "clones: 1 in the model, 1 ran; 1 after every other reader of their original",
-		"graph optimisations off", "MALLOC_MMAP_THRESHOLD_=131072"} {
+		"graph optimisations off", "MALLOC_MMAP_THRESHOLD_=131072", "time (median of 1 runs)", "(--time-rounds 0)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out)
 		}
@@ -152,6 +153,7 @@ func TestVerifyBadCalls(t *testing.T) {
 	}{
 		{[]string{"verify", orig}, 2, "ORIG and REWRITTEN"},
 		{[]string{"verify", orig, orig, "--runs", "0"}, 2, "--runs"},
+		{[]string{"verify", orig, orig, "--time-rounds", "-2"}, 2, "--time-rounds"},
 		{[]string{"verify", orig, orig, "--optimize", "max"}, 2, "--optimize"},
 		{[]string{"verify", orig, orig, "--session", "fast"}, 2, "--session"},
 		{[]string{"verify", orig, orig, "--arena", "maybe"}, 2, "--arena"},

@@ -47,7 +47,7 @@ func TestVerifyTrainingArtifacts(t *testing.T) {
 				t.Fatalf("rewrite: exit %d: %s", code, stderr)
 			}
 			for _, session := range []string{"controlled", "default"} {
-				code, stdout, stderr := rwRun(t, "verify", in, out, "--batch", "8", "--runs", "1", "--session", session, "--json")
+				code, stdout, stderr := rwRun(t, "verify", in, out, "--batch", "8", "--runs", "1", "--time-rounds", "0", "--session", session, "--json")
 				var v struct {
 					Runtime   string            `json:"runtime"`
 					Outputs   []json.RawMessage `json:"outputs"`
