@@ -2,14 +2,15 @@ package main
 
 import (
 	"bytes"
-	"github.com/onnx-recompute/recompute/bench"
-	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute/bench"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 )
 
 func TestParseBudgets(t *testing.T) {

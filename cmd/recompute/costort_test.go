@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute"
 )
 
 // TestCostORTUsage: --cost takes a file only as ort:FILE.
@@ -33,14 +35,14 @@ func TestCostORT(t *testing.T) {
 	if code, _, stderr := rwRun(t, "rewrite", "resnet50", "--size", "32", "--batch", "2", "--strategy", "none", "-o", model); code != 0 {
 		t.Fatalf("rewrite --strategy none: %s", stderr)
 	}
-	cache := model + ortTimesSuffix
-	plan := func(args ...string) planReport {
+	cache := model + ".ort-times.json"
+	plan := func(args ...string) recompute.PlanReport {
 		t.Helper()
 		code, stdout, stderr := rwRun(t, append([]string{"plan", model, "--objective", "memory", "--json"}, args...)...)
 		if code != 0 {
 			t.Fatalf("plan %v: exit %d: %s", args, code, stderr)
 		}
-		var r planReport
+		var r recompute.PlanReport
 		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 			t.Fatal(err)
 		}

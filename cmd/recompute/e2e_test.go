@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/onnx-recompute/recompute"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 
 	"github.com/onnx-recompute/recompute/ort"
 )
@@ -100,14 +102,14 @@ func TestE2E(t *testing.T) {
 			if err := fs.Parse(tc.args); err != nil {
 				t.Fatal(err)
 			}
-			tr, err := rwBuildTraining(tc.name, f)
+			tm, err := recompute.TrainingGraph(tc.name, *f.options())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := tr.model.Save(orig); err != nil {
+			if err := tm.Save(orig); err != nil {
 				t.Fatal(err)
 			}
-			tr = nil
+			tm = nil
 
 			code, stdout, stderr := rwRun(t, append([]string{"rewrite", tc.name, "-o", rw}, tc.args...)...)
 			if code != 0 {

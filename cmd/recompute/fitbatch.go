@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/onnx-recompute/recompute"
 	"github.com/onnx-recompute/recompute/autodiff"
 	"github.com/onnx-recompute/recompute/fit"
 	"github.com/onnx-recompute/recompute/models"
@@ -37,7 +38,8 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 	dim := fs.String("dim", "", "file input: the symbolic dimension to grow (`NAME`; default: the graph inputs' leading dimension)")
 	size := fs.Int("size", 0, sizeUsage)
 	seq := fs.Int("seq", 0, seqUsage)
-	llm := addLLMFlags(fs)
+	llm := &models.LLM{}
+	addLLMFlags(fs, llm)
 	grad := fs.Bool("grad", false, "MODEL is a forward file: build its backward graph at each batch")
 	loss := fs.String("loss", "", "name of the loss value (default: found automatically)")
 	out := fs.StringP("output", "o", "", "write the rewritten model at the fitted batch to `OUT`")
@@ -52,7 +54,7 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 	if *memory == "" {
 		return usagef("fit needs --memory SIZE")
 	}
-	mem, err := parseSize(*memory)
+	mem, err := recompute.ParseSize(*memory)
 	if err != nil || mem <= 0 {
 		return usagef("--memory %q: want a size such as 16GiB or 800MiB", *memory)
 	}
@@ -108,7 +110,7 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 			files = append(files, name)
 		}
 	}
-	var rw *rewriteResult
+	var rw *recompute.RewriteResult
 	if *out != "" {
 		chosen := res.Answers[len(res.Answers)-1]
 		if chosen.Point == nil {
@@ -139,10 +141,7 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 		if err := parseFlags(rfs, rargs); err != nil {
 			return err
 		}
-		if err := rwCheckWritable(*out); err != nil {
-			return err
-		}
-		if rw, err = rewriteFile(src, *out, rf); err != nil {
+		if rw, err = recompute.Rewrite(src, *out, *rf.options()); err != nil {
 			return err
 		}
 	}
@@ -151,9 +150,9 @@ func runFitBatch(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			*fit.Result
-			Runtime   string         `json:"runtime"`
-			Plots     []string       `json:"plots,omitempty"`
-			Rewritten *rewriteResult `json:"rewritten,omitempty"`
+			Runtime   string                   `json:"runtime"`
+			Plots     []string                 `json:"plots,omitempty"`
+			Rewritten *recompute.RewriteResult `json:"rewritten,omitempty"`
 		}{res, fitRuntime, files, rw})
 	}
 	fitPrint(stdout, src, res)
@@ -258,7 +257,7 @@ func fitGraph(m *onnx.Model, io ops.Options, loss string) (*planner.Graph, error
 		return nil, err
 	}
 	if len(g.Unsized) > 0 {
-		return nil, fmt.Errorf("%d values that recomputation would touch have unknown sizes (%s): name the dimension to grow with --dim NAME", len(g.Unsized), summarise(g.Unsized, 3))
+		return nil, fmt.Errorf("%d values that recomputation would touch have unknown sizes (%s): name the dimension to grow with --dim NAME", len(g.Unsized), strings.Join(g.Unsized[:min(3, len(g.Unsized))], ", "))
 	}
 	return g, nil
 }

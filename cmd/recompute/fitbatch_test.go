@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute"
 )
 
 type fitJSON struct {
@@ -20,7 +22,7 @@ type fitJSON struct {
 		}
 	}
 	Plots     []string
-	Rewritten *rewriteResult
+	Rewritten *recompute.RewriteResult
 }
 
 func fitRun(t *testing.T, args ...string) fitJSON {

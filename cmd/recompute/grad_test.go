@@ -1,12 +1,13 @@
 package main
 
 import (
-	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute/internal/testenv"
 
 	"github.com/onnx-recompute/recompute/models"
 	"github.com/onnx-recompute/recompute/onnx"

@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute"
+	"github.com/onnx-recompute/recompute/internal/testenv"
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/build"
@@ -99,7 +101,7 @@ func TestInspectTrainingGraph(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var rep inspectReport
+	var rep recompute.InspectReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +120,7 @@ func TestInspectTrainingGraph(t *testing.T) {
 	}
 	// Naming the loss gives the same split; a wrong name is a failure.
 	code, stdout, stderr = mtRun("inspect", "--json", "--loss", "onnx::loss::2", path)
-	var named inspectReport
+	var named recompute.InspectReport
 	if code != 0 || json.Unmarshal([]byte(stdout), &named) != nil || named.Training == nil || named.Training.ForwardNodes != 13 {
 		t.Errorf("--loss onnx::loss::2: exit %d, %s", code, stderr)
 	}
@@ -149,7 +151,7 @@ func TestInspectPeakByHand(t *testing.T) {
 	g.Output("b", onnxpb.TensorProto_FLOAT, []int64{256})
 	g.Output("e", onnxpb.TensorProto_FLOAT, []int64{256})
 	m := &onnx.Model{Proto: build.Model(g.G, 17)}
-	rep, err := describe(m, ops.Options{}, "")
+	rep, err := recompute.InspectModel(m, recompute.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestInspectPeakByHand(t *testing.T) {
 	// Without E's big output, the peak is D's step.
 	g.G.Node = g.G.Node[:4]
 	g.G.Output = g.G.Output[:1]
-	rep, err = describe(m, ops.Options{}, "")
+	rep, err = recompute.InspectModel(m, recompute.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +175,7 @@ func TestInspectPeakByHand(t *testing.T) {
 	// Out of file order: the stable topological order runs it, and says so.
 	n := g.G.Node
 	g.G.Node = []*onnxpb.NodeProto{n[1], n[0], n[2], n[3]}
-	rep, err = describe(m, ops.Options{}, "")
+	rep, err = recompute.InspectModel(m, recompute.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestInspectPeakMatchesPlanner(t *testing.T) {
 				t.Fatal(err)
 			}
 			opt := ops.Options{Batch: 4, Dims: map[string]int64{}}
-			rep, err := describe(m, opt, "")
+			rep, err := recompute.InspectModel(m, recompute.InspectOptions{Batch: 4})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,7 +241,7 @@ func TestInspectBuiltin(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var rep inspectReport
+	var rep recompute.InspectReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/onnx-recompute/recompute"
 )
 
 // Issue 14's fine-tuning case, shapes only: Llama 2 7B at sequence 2048
@@ -15,7 +17,7 @@ func TestPlanLlama7BFineTune(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r planReport
+	var r recompute.PlanReport
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,7 @@ import (
 
 // addLLMFlags registers the sizes of the built-in llama: --preset and the
 // per-field overrides (0: the preset's).
-func addLLMFlags(fs *pflag.FlagSet) *models.LLM {
-	c := &models.LLM{}
+func addLLMFlags(fs *pflag.FlagSet, c *models.LLM) {
 	fs.StringVar(&c.Preset, "preset", "", "built-in llama: size preset, "+strings.Join(models.LLMPresetNames(), ", ")+" (default "+models.DefaultPreset+"; 1b and 7b have Llama 3.2 1B's and Llama 2 7B's shapes)")
 	fs.IntVar(&c.Layers, "layers", 0, "built-in llama: decoder layers (default: the preset's)")
 	fs.IntVar(&c.Hidden, "hidden", 0, "built-in llama: hidden width (default: the preset's)")
@@ -21,7 +20,6 @@ func addLLMFlags(fs *pflag.FlagSet) *models.LLM {
 	fs.IntVar(&c.KVHeads, "kv-heads", 0, "built-in llama: key/value heads, grouped-query attention (default: the preset's)")
 	fs.IntVar(&c.FFN, "ffn", 0, "built-in llama: SwiGLU width (default: the preset's)")
 	fs.IntVar(&c.Vocab, "vocab", 0, "built-in llama: vocabulary (default: the preset's)")
-	return c
 }
 
 // Help texts of the built-in networks' size flags, made from the defaults

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/onnx-recompute/recompute"
 	"github.com/spf13/pflag"
 )
 
@@ -57,6 +59,7 @@ func main() {
 	}
 	stop := startProfile(os.Getenv("RECOMPUTE_CPUPROFILE"))
 	handleSignals(os.Stderr, func(code int) { stop(); os.Exit(code) })
+	recompute.Version = version
 	code := run(os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -110,7 +113,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "recompute %s: %v\n", c.name, oneLine(err))
 		var ue usageError
-		if errors.As(err, &ue) {
+		var oe *recompute.OptionError
+		if errors.As(err, &ue) || errors.As(err, &oe) {
 			return 2
 		}
 		return 1
@@ -131,6 +135,21 @@ func printHelp(w io.Writer) {
 // oneLine keeps user-facing errors on a single line.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// textReport is a report of the library: its JSON form is its fields, its
+// text form what WriteText writes.
+type textReport interface{ WriteText(io.Writer) }
+
+// printReport prints rep as indented JSON or as text.
+func printReport(w io.Writer, asJSON bool, rep textReport) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.WriteText(w)
+	return nil
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting and

@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"flag"
-	"github.com/onnx-recompute/recompute/internal/testenv"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute/internal/testenv"
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/build"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute"
 )
 
 // --base-order: on the built-in U-Net (188², batch 1) ONNX Runtime's order of
@@ -83,9 +85,9 @@ func TestPlanTop(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var rep struct {
-		Peak   int64       `json:"replayed_transient_peak_bytes"`
-		PeakOp string      `json:"peak_op"`
-		AtPeak []peakValue `json:"at_peak"`
+		Peak   int64                 `json:"replayed_transient_peak_bytes"`
+		PeakOp string                `json:"peak_op"`
+		AtPeak []recompute.PeakValue `json:"at_peak"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)

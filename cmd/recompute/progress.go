@@ -40,6 +40,15 @@ func newProgress(w io.Writer) *progress {
 	return &progress{w: w}
 }
 
+// line is step for a library's progress callback: nil for no progress
+// line, so that the library need not format what nobody shows.
+func (p *progress) line() func(string) {
+	if p == nil {
+		return nil
+	}
+	return func(msg string) { p.step("%s", msg) }
+}
+
 // step shows a new step; the first call starts the refresh.
 func (p *progress) step(format string, a ...any) {
 	if p == nil {

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/onnx-recompute/recompute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute/internal/testenv"
 
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"

@@ -748,3 +748,20 @@ func trainingHint(err error) error {
 	}
 	return err
 }
+
+// inferOptions turns --dim NAME=N and --batch N into ops.Options.
+func inferOptions(dims []string, batch int64) (ops.Options, error) {
+	opt := ops.Options{Dims: map[string]int64{}, Batch: batch}
+	if batch < 0 {
+		return opt, usagef("--batch %d: must be positive", batch)
+	}
+	for _, d := range dims {
+		name, val, ok := strings.Cut(d, "=")
+		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
+		if !ok || strings.TrimSpace(name) == "" || err != nil || n <= 0 {
+			return opt, usagef("--dim %q: want NAME=N with N a positive integer", d)
+		}
+		opt.Dims[strings.TrimSpace(name)] = n
+	}
+	return opt, nil
+}

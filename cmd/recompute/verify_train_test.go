@@ -2,12 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/onnx-recompute/recompute/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onnx-recompute/recompute/internal/testenv"
 
 	"google.golang.org/protobuf/proto"
 

@@ -1,4 +1,4 @@
-package main
+package recompute
 
 import (
 	"regexp"
@@ -31,7 +31,7 @@ func newParamSelection(trainable, freeze []string) (*paramSelection, error) {
 		for _, e := range list.src {
 			re, err := regexp.Compile(e)
 			if err != nil {
-				return nil, usagef("%s %q: %v", list.flag, e, err)
+				return nil, optionErrorf("%s %q: %v", list.flag, e, err)
 			}
 			*list.dst = append(*list.dst, re)
 		}

@@ -1,7 +1,6 @@
-package main
+package recompute
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -16,7 +15,7 @@ func TestRewriteBudgetModel(t *testing.T) {
 	cases := []struct {
 		name  string
 		model string
-		args  []string
+		opt   RewriteOptions
 		fit   bool
 		met   bool
 	}{
@@ -24,30 +23,26 @@ func TestRewriteBudgetModel(t *testing.T) {
 		// plan meets it; with them visible, ORT's modelled peak of the plan
 		// at 50% of the liveness peak is 61% of the original's: planned
 		// again until it is within 50%.
-		{"resnet50-50%", "resnet50", []string{"--batch", "8", "--size", "224", "--budget", "50%"}, true, true},
-		{"resnet50-50%-shapes", "resnet50", []string{"--batch", "8", "--size", "224", "--budget", "50%", "--hide-shapes", "off"}, true, true},
+		{"resnet50-50%", "resnet50", RewriteOptions{Plan: PlanOptions{Batch: 8, Budget: "50%"}, Size: 224}, true, true},
+		{"resnet50-50%-shapes", "resnet50", RewriteOptions{Plan: PlanOptions{Batch: 8, Budget: "50%"}, Size: 224, HideShapes: "off"}, true, true},
 		// GPT-2's first plan already meets it in ORT's model.
-		{"gpt2-50%", "gpt2", []string{"--batch", "2", "--seq", "512", "--budget", "50%"}, true, true},
+		{"gpt2-50%", "gpt2", RewriteOptions{Plan: PlanOptions{Batch: 2, Budget: "50%"}, Seq: 512}, true, true},
 		// Shapes hidden, the first plan meets it; visible, no feasible plan
 		// meets it in the model: the first plan is kept, with a warning.
 		// (70%: ConvTranspose's column buffer, 743 MB in the first layer's
 		// input gradient at 572², puts the floor at 62% of the none peak.)
-		{"unet-70%", "unet", []string{"--batch", "2", "--size", "572", "--budget", "70%"}, true, true},
-		{"unet-70%-shapes", "unet", []string{"--batch", "2", "--size", "572", "--budget", "70%", "--hide-shapes", "off"}, true, false},
-		{"resnet50-liveness", "resnet50", []string{"--batch", "8", "--size", "224", "--budget", "50%", "--budget-model", "liveness"}, false, false},
-		{"resnet50-generic", "resnet50", []string{"--batch", "8", "--size", "112", "--budget", "60%", "--target", "generic"}, false, false},
-		{"resnet50-min-memory", "resnet50", []string{"--batch", "2", "--size", "64"}, false, false},
+		{"unet-70%", "unet", RewriteOptions{Plan: PlanOptions{Batch: 2, Budget: "70%"}, Size: 572}, true, true},
+		{"unet-70%-shapes", "unet", RewriteOptions{Plan: PlanOptions{Batch: 2, Budget: "70%"}, Size: 572, HideShapes: "off"}, true, false},
+		{"resnet50-liveness", "resnet50", RewriteOptions{Plan: PlanOptions{Batch: 8, Budget: "50%"}, Size: 224, BudgetModel: "liveness"}, false, false},
+		{"resnet50-generic", "resnet50", RewriteOptions{Plan: PlanOptions{Batch: 8, Budget: "60%"}, Size: 112, Target: "generic"}, false, false},
+		{"resnet50-min-memory", "resnet50", RewriteOptions{Plan: PlanOptions{Batch: 2}, Size: 64}, false, false},
 	}
 	dir := t.TempDir()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := newFlagSet("rewrite", "", os.Stderr)
-			f := addRewriteFlags(fs)
-			f.noWeights = true
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			res, err := rewriteFile(tc.model, filepath.Join(dir, tc.name+".onnx"), f)
+			o := tc.opt
+			o.NoWeights = true
+			res, err := Rewrite(tc.model, filepath.Join(dir, tc.name+".onnx"), o)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package main
+package recompute
 
 import (
 	"crypto/sha256"
@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -45,23 +43,22 @@ func fileDigest(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// canonicalFlags lists the planning flags' values, sorted by name, with
-// the tool's version: two runs with equal strings plan alike.
-func (f *rewriteFlags) canonicalFlags() string {
-	names := slices.Sorted(slices.Values(f.planFlags))
-	parts := []string{"version=" + version}
-	for _, n := range names {
-		if fl := f.fs.Lookup(n); fl != nil {
-			parts = append(parts, "--"+n+"="+fl.Value.String())
-		}
+// provenance is what a rewrite records as how it was made: the caller's
+// Provenance, or the tool's version and the options.
+func (f *RewriteOptions) provenance() string {
+	if f.Provenance != "" {
+		return f.Provenance
 	}
-	return strings.Join(parts, " ")
+	o := *f
+	o.Progress = nil
+	o.Plan.nodeTimes, o.Plan.costCache, o.Plan.costNote = nil, "", ""
+	return fmt.Sprintf("version=%s %+v", Version, o)
 }
 
 // rwRecordProvenance writes the input's digest (a file input only), the
 // flags and res into m's metadata_props.
-func rwRecordProvenance(m *onnx.Model, in string, f *rewriteFlags, res *rewriteResult) error {
-	kv := [][2]string{{metaFlags, f.canonicalFlags()}}
+func rwRecordProvenance(m *onnx.Model, in string, f *RewriteOptions, res *RewriteResult) error {
+	kv := [][2]string{{metaFlags, f.provenance()}}
 	if st, err := os.Stat(in); err == nil && st.Mode().IsRegular() {
 		d, err := fileDigest(in)
 		if err != nil {
@@ -93,7 +90,7 @@ func rwRecordProvenance(m *onnx.Model, in string, f *rewriteFlags, res *rewriteR
 // was written from dir/rel's bytes with the same flags, marked skipped;
 // nil if it must be converted (absent, another input or other flags, or
 // unreadable: converting again is always safe).
-func convertUpToDate(dir, rel, outDir string, f *rewriteFlags) *rewriteResult {
+func convertUpToDate(dir, rel, outDir string, f *RewriteOptions) *RewriteResult {
 	start := time.Now()
 	in, out := filepath.Join(dir, rel), filepath.Join(outDir, rel)
 	st, err := os.Stat(out)
@@ -108,13 +105,13 @@ func convertUpToDate(dir, rel, outDir string, f *rewriteFlags) *rewriteResult {
 	for _, p := range m.Proto.GetMetadataProps() {
 		md[p.GetKey()] = p.GetValue()
 	}
-	if md[metaFlags] != f.canonicalFlags() || md[metaInput] == "" || md[metaResult] == "" {
+	if md[metaFlags] != f.provenance() || md[metaInput] == "" || md[metaResult] == "" {
 		return nil
 	}
 	if d, err := fileDigest(in); err != nil || d != md[metaInput] {
 		return nil
 	}
-	var r rewriteResult
+	var r RewriteResult
 	if err := json.Unmarshal([]byte(md[metaResult]), &r); err != nil {
 		return nil
 	}

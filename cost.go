@@ -1,4 +1,4 @@
-package main
+package recompute
 
 import (
 	"fmt"
@@ -17,14 +17,14 @@ import (
 // a node's cost is its kernel time in microseconds (pf.ortTimes); a node
 // the profile does not time (ORT named it differently, or it did not run)
 // is priced by its FLOPs at the profile's microseconds per FLOP.
-func (pf *plannerFlags) costFunc(m *onnx.Model, r *ops.Result) (planner.CostFunc, error) {
-	kind, file, _ := strings.Cut(pf.cost, ":")
+func (pf *PlanOptions) costFunc(m *onnx.Model, r *ops.Result) (planner.CostFunc, error) {
+	kind, file, _ := strings.Cut(pf.Cost, ":")
 	if kind != "ort" {
 		return planner.NamedCost(kind)
 	}
 	t, err := pf.ortTimes(m, file)
 	if err != nil {
-		return nil, fmt.Errorf("--cost %s: %w", pf.cost, err)
+		return nil, fmt.Errorf("--cost %s: %w", pf.Cost, err)
 	}
 	var micros, flops float64
 	nodes := m.Proto.GetGraph().GetNode()
@@ -37,7 +37,7 @@ func (pf *plannerFlags) costFunc(m *onnx.Model, r *ops.Result) (planner.CostFunc
 		}
 	}
 	if timed == 0 {
-		return nil, fmt.Errorf("--cost %s: the profile times none of the model's %d nodes (profiled from another model, or with ORT's graph optimisations on, which rename fused nodes?)", pf.cost, len(nodes))
+		return nil, fmt.Errorf("--cost %s: the profile times none of the model's %d nodes (profiled from another model, or with ORT's graph optimisations on, which rename fused nodes?)", pf.Cost, len(nodes))
 	}
 	rate := 0.0
 	if flops > 0 {
@@ -61,7 +61,7 @@ func (pf *plannerFlags) costFunc(m *onnx.Model, r *ops.Result) (planner.CostFunc
 // random inputs) and cached. A cache taken after fewer warm-up runs (by an
 // older recompute, whose profiles priced first-touch page faults as
 // kernel time) is taken anew.
-func (pf *plannerFlags) ortTimes(m *onnx.Model, file string) (*ort.NodeTimes, error) {
+func (pf *PlanOptions) ortTimes(m *onnx.Model, file string) (*ort.NodeTimes, error) {
 	if pf.nodeTimes != nil {
 		return pf.nodeTimes, nil
 	}
@@ -74,7 +74,7 @@ func (pf *plannerFlags) ortTimes(m *onnx.Model, file string) (*ort.NodeTimes, er
 	if err != nil {
 		return nil, err
 	}
-	key := fmt.Sprintf("batch %d, dims %v", pf.batch, dims)
+	key := fmt.Sprintf("batch %d, dims %v", pf.Batch, dims)
 	if pf.costCache != "" {
 		if t, err := ort.ReadNodeTimes(pf.costCache); err == nil && t.Key == key && t.Runs >= ort.SettleRuns && cacheFresh(pf.costCache) {
 			pf.nodeTimes = t
@@ -97,7 +97,7 @@ func (pf *plannerFlags) ortTimes(m *onnx.Model, file string) (*ort.NodeTimes, er
 	if err := m.Save(path); err != nil {
 		return nil, err
 	}
-	in, err := ort.RandomInputs(m, ort.InputOptions{Seed: 1, Dims: dims, Batch: pf.batch})
+	in, err := ort.RandomInputs(m, ort.InputOptions{Seed: 1, Dims: dims, Batch: pf.Batch})
 	if err != nil {
 		return nil, err
 	}
@@ -140,9 +140,9 @@ const ortTimesSuffix = ".ort-times.json"
 // forModel readies --cost ort for the model src names: its cache beside a
 // model file (none for a built-in network), and no times carried over from
 // another model unless ort:FILE gave them.
-func (pf *plannerFlags) forModel(src string) {
+func (pf *PlanOptions) forModel(src string) {
 	pf.costCache, pf.costNote = "", ""
-	if _, file, _ := strings.Cut(pf.cost, ":"); file == "" {
+	if _, file, _ := strings.Cut(pf.Cost, ":"); file == "" {
 		pf.nodeTimes = nil
 	}
 	if st, err := os.Stat(src); err == nil && st.Mode().IsRegular() {
@@ -151,8 +151,8 @@ func (pf *plannerFlags) forModel(src string) {
 }
 
 // costUnit names the unit of the planner's costs in reports.
-func (pf *plannerFlags) costUnit() string {
-	switch kind, _, _ := strings.Cut(pf.cost, ":"); kind {
+func (pf *PlanOptions) costUnit() string {
+	switch kind, _, _ := strings.Cut(pf.Cost, ":"); kind {
 	case "ort":
 		return "µs of kernel time"
 	case "paper", "uniform":

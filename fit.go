@@ -1,4 +1,4 @@
-package main
+package recompute
 
 import (
 	"errors"
@@ -51,20 +51,20 @@ type fitResult struct {
 }
 
 // planAndApply plans t at opt on the chosen base order and rewrites it.
-func planAndApply(t *rwTraining, inf *ops.Result, f *rewriteFlags, opt planner.Options) (*fitAttempt, error) {
-	pm, g, p, bc, err := planOnBase(t.model, inf, t.split, f.pf, opt)
+func planAndApply(t *rwTraining, inf *ops.Result, f *RewriteOptions, opt planner.Options) (*fitAttempt, error) {
+	pm, g, p, bc, err := planOnBase(t.model, inf, t.split, &f.Plan, opt)
 	a := &fitAttempt{pm: pm, g: g, p: p, bc: bc}
 	if err != nil || g == nil {
 		return a, err
 	}
 	a.budget = p.BudgetBytes
-	a.rm, a.rep, err = rewrite.Apply(pm, g, p, rewrite.Options{ORTGuard: f.ortGuard && f.target == "ort", Version: version, Inferred: inf, BaseOrder: bc.Perm, HideShapes: f.hideMode()})
+	a.rm, a.rep, err = rewrite.Apply(pm, g, p, rewrite.Options{ORTGuard: !f.NoORTGuard && f.target() == "ort", Version: Version, Inferred: inf, BaseOrder: bc.Perm, HideShapes: f.hideMode()})
 	return a, err
 }
 
 // hideMode is --hide-shapes as rewrite takes it.
-func (f *rewriteFlags) hideMode() rewrite.HideMode {
-	switch f.hide {
+func (f *RewriteOptions) hideMode() rewrite.HideMode {
+	switch f.HideShapes {
 	case "on":
 		return rewrite.HideOn
 	case "off":
@@ -78,7 +78,7 @@ func (f *rewriteFlags) hideMode() rewrite.HideMode {
 // the original's modelled peak, or the bytes given). Among the plans that
 // meet it, it keeps the one with the least recomputation; if none does
 // within maxFitPlans, first (the result says so).
-func fitBudget(first *fitAttempt, t *rwTraining, inf *ops.Result, f *rewriteFlags, opt planner.Options) (*fitAttempt, fitResult) {
+func fitBudget(first *fitAttempt, t *rwTraining, inf *ops.Result, f *RewriteOptions, opt planner.Options) (*fitAttempt, fitResult) {
 	fr := fitResult{Model: "ort", PlannerBytes: first.budget, Plans: 1, FirstReuse: first.reuse()}
 	target := opt.BudgetBytes
 	if opt.BudgetFrac > 0 {
