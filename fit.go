@@ -39,8 +39,8 @@ type fitAttempt struct {
 // reuse is the attempt's peak under the model of ORT's allocation planner.
 func (a *fitAttempt) reuse() int64 { return a.rep.ReusePeakBytes }
 
-// fitResult says how the budget was fitted, for the report.
-type fitResult struct {
+// BudgetFit says how the budget was fitted, for the report.
+type BudgetFit struct {
 	Model        string `json:"model"`                       // "ort" or "liveness"
 	TargetBytes  int64  `json:"target_bytes,omitempty"`      // the budget in ORT's model
 	PlannerBytes int64  `json:"planner_budget_bytes"`        // the liveness budget of the plan kept
@@ -78,8 +78,8 @@ func (f *RewriteOptions) hideMode() rewrite.HideMode {
 // the original's modelled peak, or the bytes given). Among the plans that
 // meet it, it keeps the one with the least recomputation; if none does
 // within maxFitPlans, first (the result says so).
-func fitBudget(first *fitAttempt, t *rwTraining, inf *ops.Result, f *RewriteOptions, opt planner.Options) (*fitAttempt, fitResult) {
-	fr := fitResult{Model: "ort", PlannerBytes: first.budget, Plans: 1, FirstReuse: first.reuse()}
+func fitBudget(first *fitAttempt, t *rwTraining, inf *ops.Result, f *RewriteOptions, opt planner.Options) (*fitAttempt, BudgetFit) {
+	fr := BudgetFit{Model: "ort", PlannerBytes: first.budget, Plans: 1, FirstReuse: first.reuse()}
 	target := opt.BudgetBytes
 	if opt.BudgetFrac > 0 {
 		target = int64(opt.BudgetFrac * float64(first.rep.BeforeReusePeakBytes))

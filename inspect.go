@@ -96,20 +96,20 @@ type InspectReport struct {
 	File       string       `json:"file"`
 	IRVersion  int64        `json:"ir_version"`
 	Producer   string       `json:"producer"`
-	Opsets     []opsetEntry `json:"opsets"`
+	Opsets     []OpsetEntry `json:"opsets"`
 	Nodes      int          `json:"nodes"`
-	OpCounts   []opCount    `json:"op_counts"`
-	Parameters paramSummary `json:"parameters"`
-	Resident   residentSum  `json:"resident"`
+	OpCounts   []OpCount    `json:"op_counts"`
+	Parameters ParamSummary `json:"parameters"`
+	Resident   ResidentSummary  `json:"resident"`
 	// ExternalData lists the external weight files the model names; they
 	// are not read by inspect.
 	ExternalData []string        `json:"external_data,omitempty"`
-	Training     *trainingReport `json:"training,omitempty"`
+	Training     *TrainingSplit `json:"training,omitempty"`
 	// NotTraining says why the model is not treated as a training graph.
 	NotTraining string          `json:"not_training,omitempty"`
-	Transient   transientReport `json:"transient"`
-	Peak        peakReport      `json:"peak"`
-	Largest     []valueReport   `json:"largest_values"`
+	Transient   TransientSummary `json:"transient"`
+	Peak        PeakSummary      `json:"peak"`
+	Largest     []ValueSummary   `json:"largest_values"`
 	// OpsWithoutRules are "domain:OpType" names shape inference does not
 	// know; their outputs have unknown size.
 	OpsWithoutRules []string `json:"ops_without_rules"`
@@ -119,17 +119,21 @@ type InspectReport struct {
 	Warnings    []string `json:"warnings,omitempty"`
 }
 
-type opsetEntry struct {
+// OpsetEntry is an operator set the model imports.
+type OpsetEntry struct {
 	Domain  string `json:"domain"`
 	Version int64  `json:"version"`
 }
 
-type opCount struct {
+// OpCount is how many nodes run one op type.
+type OpCount struct {
 	Op    string `json:"op"`
 	Count int    `json:"count"`
 }
 
-type paramSummary struct {
+// ParamSummary counts the model's trainable parameters (float
+// initializers) and where their values are stored.
+type ParamSummary struct {
 	Tensors     int   `json:"tensors"`
 	Elements    int64 `json:"elements"`
 	Bytes       int64 `json:"bytes"`
@@ -139,7 +143,9 @@ type paramSummary struct {
 	Source string `json:"source"`
 }
 
-type residentSum struct {
+// ResidentSummary sums the resident bytes: graph inputs, initializers and
+// constants, present for the whole run.
+type ResidentSummary struct {
 	InputBytes       int64 `json:"input_bytes"`
 	Inputs           int   `json:"inputs"`
 	InitializerBytes int64 `json:"initializer_bytes"`
@@ -150,13 +156,16 @@ type residentSum struct {
 	UnknownSize      int   `json:"unknown_size"`
 }
 
-type trainingReport struct {
+// TrainingSplit is a training graph's forward/backward split at its loss.
+type TrainingSplit struct {
 	Loss          []string `json:"loss"`
 	ForwardNodes  int      `json:"forward_nodes"`
 	BackwardNodes int      `json:"backward_nodes"`
 }
 
-type transientReport struct {
+// TransientSummary sums the transient values: node outputs, live from
+// their producer to their last reader.
+type TransientSummary struct {
 	Values int   `json:"values"`
 	Bytes  int64 `json:"bytes"`
 	// ForwardBytes and BackwardBytes split Bytes for a training graph.
@@ -165,7 +174,9 @@ type transientReport struct {
 	UnknownSize   int   `json:"unknown_size"`
 }
 
-type peakReport struct {
+// PeakSummary is the simulated transient peak in the order inspect runs
+// the graph.
+type PeakSummary struct {
 	// Order is "file" when the nodes run in file order, "topological" when
 	// the file is not topologically sorted and the stable order was used.
 	Order          string `json:"order"`
@@ -182,7 +193,8 @@ type peakReport struct {
 	MaxWorkspaceLabel string `json:"max_workspace_at,omitempty"`
 }
 
-type valueReport struct {
+// ValueSummary is one of the largest transient values.
+type ValueSummary struct {
 	Name     string `json:"name"`
 	Type     string `json:"type"`
 	Bytes    int64  `json:"bytes"`
@@ -209,23 +221,23 @@ func describe(m *onnx.Model, opt ops.Options, loss string) (*InspectReport, erro
 		OpsWithoutRules: append([]string{}, r.Unknown...),
 		Warnings:        r.Warnings,
 		ExternalData:    m.ExternalFiles(),
-		Largest:         []valueReport{},
-		OpCounts:        []opCount{},
-		Opsets:          []opsetEntry{},
+		Largest:         []ValueSummary{},
+		OpCounts:        []OpCount{},
+		Opsets:          []OpsetEntry{},
 	}
 	for _, o := range mp.GetOpsetImport() {
 		d := o.GetDomain()
 		if d == "" {
 			d = "ai.onnx"
 		}
-		rep.Opsets = append(rep.Opsets, opsetEntry{d, o.GetVersion()})
+		rep.Opsets = append(rep.Opsets, OpsetEntry{d, o.GetVersion()})
 	}
 	counts := map[string]int{}
 	for _, n := range g.GetNode() {
 		counts[opName(n)]++
 	}
 	for op, c := range counts {
-		rep.OpCounts = append(rep.OpCounts, opCount{op, c})
+		rep.OpCounts = append(rep.OpCounts, OpCount{op, c})
 	}
 	sort.Slice(rep.OpCounts, func(i, j int) bool {
 		a, b := rep.OpCounts[i], rep.OpCounts[j]
@@ -240,7 +252,7 @@ func describe(m *onnx.Model, opt ops.Options, loss string) (*InspectReport, erro
 		rep.NotTraining = serr.Error()
 		split = nil
 	} else {
-		rep.Training = &trainingReport{Loss: split.Loss, ForwardNodes: split.NumForward, BackwardNodes: split.NumBackward}
+		rep.Training = &TrainingSplit{Loss: split.Loss, ForwardNodes: split.NumForward, BackwardNodes: split.NumBackward}
 	}
 
 	size := func(name string) (int64, bool) {
@@ -339,7 +351,7 @@ func describe(m *onnx.Model, opt ops.Options, loss string) (*InspectReport, erro
 		return trans[i].bytes > trans[j].bytes || trans[i].bytes == trans[j].bytes && trans[i].name < trans[j].name
 	})
 	for _, t := range trans[:min(10, len(trans))] {
-		vr := valueReport{Name: t.name, Type: r.Values[t.name].String(), Bytes: t.bytes, Producer: opName(g.GetNode()[t.node])}
+		vr := ValueSummary{Name: t.name, Type: r.Values[t.name].String(), Bytes: t.bytes, Producer: opName(g.GetNode()[t.node])}
 		if split != nil {
 			vr.Phase = "backward"
 			if split.Forward[t.node] {
@@ -392,8 +404,8 @@ func opName(n *onnxpb.NodeProto) string {
 // only tensors whose gradient "<name>_grad" the graph computes count: the
 // backward's own constants (one-hot values, interpolation matrices) are not
 // parameters.
-func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, split *ops.Split) paramSummary {
-	var p paramSummary
+func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, split *ops.Split) ParamSummary {
+	var p ParamSummary
 	add := func(name string) {
 		p.Tensors++
 		t := r.Values[name]
@@ -480,9 +492,9 @@ func parameters(g *onnxpb.GraphProto, v *onnx.View, r *ops.Result, split *ops.Sp
 // last consumer has run (graph outputs until the end); running a node needs
 // its inputs and outputs at once, plus the workspace ws(node) its kernel
 // allocates while it runs. Resident values are not counted.
-func fileOrderPeak(g *onnxpb.GraphProto, v *onnx.View, constNode []bool, size func(string) (int64, bool), ws func(int) int64) peakReport {
+func fileOrderPeak(g *onnxpb.GraphProto, v *onnx.View, constNode []bool, size func(string) (int64, bool), ws func(int) int64) PeakSummary {
 	order := v.Order
-	p := peakReport{Order: "file", AtNode: -1}
+	p := PeakSummary{Order: "file", AtNode: -1}
 	for k, i := range order {
 		if k != i {
 			p.Order = "topological"
@@ -544,6 +556,7 @@ func fileOrderPeak(g *onnxpb.GraphProto, v *onnx.View, constNode []bool, size fu
 }
 
 // writeText prints the report for people.
+// WriteText writes the report as `recompute inspect` prints it.
 func (rep *InspectReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "model        %s\n", rep.File)
 	fmt.Fprintf(w, "ir version   %d\n", rep.IRVersion)

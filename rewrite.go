@@ -268,7 +268,7 @@ type RewriteResult struct {
 	BaseFilePeak   int64      `json:"base_file_order_peak_bytes,omitempty"`
 	BaseORTPeak    int64      `json:"base_ort_order_peak_bytes,omitempty"`
 	Strategy       string     `json:"strategy,omitempty"`
-	Fit            *fitResult `json:"budget_fit,omitempty"`
+	Fit            *BudgetFit `json:"budget_fit,omitempty"`
 	Note           string     `json:"note,omitempty"`
 	Warnings       []string   `json:"warnings,omitempty"`
 	OutBytes       int64      `json:"out_bytes,omitempty"`
@@ -350,7 +350,7 @@ func rewriteFile(in, out string, f *RewriteOptions) (res *RewriteResult, err err
 	}
 	a := first
 	if f.budgetModel() == "ort" && first.p.BudgetBytes > 0 {
-		var fr fitResult
+		var fr BudgetFit
 		f.step("rewrite %s: fitting the budget to ONNX Runtime's allocation model", in)
 		a, fr = fitBudget(first, t, inf, f, po)
 		res.Fit = &fr
