@@ -4,60 +4,12 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/onnx-recompute/recompute/bench"
 	"github.com/onnx-recompute/recompute/internal/testenv"
 )
-
-func TestParseBudgets(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []float64
-		bad  bool
-	}{
-		{in: "0.3,0.5,1", want: []float64{0.3, 0.5, 1}},
-		{in: "30%,50%", want: []float64{0.3, 0.5}},
-		{in: "0.3:0.5:0.1", want: []float64{0.3, 0.4, 0.5}},
-		{in: "0.5:1:0.25", want: []float64{0.5, 0.75, 1}},
-		{in: "0", bad: true},
-		{in: "1.5", bad: true},
-		{in: "x", bad: true},
-		{in: "1:0.5:0.1", bad: true},
-		{in: ",", bad: true},
-	}
-	for _, tc := range tests {
-		got, err := parseBudgets(tc.in)
-		if tc.bad {
-			if err == nil {
-				t.Errorf("parseBudgets(%q) = %v, want error", tc.in, got)
-			}
-			continue
-		}
-		if err != nil || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("parseBudgets(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-func TestParseMeasureNets(t *testing.T) {
-	got, err := parseMeasureNets("resnet50:8x112, gpt2:1x256,llama:2x64")
-	want := []bench.MeasureNet{{Name: "resnet50", Batch: 8, Size: 112}, {Name: "gpt2", Batch: 1, Seq: 256}, {Name: "llama", Batch: 2, Seq: 64}}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("parseMeasureNets = %+v, %v; want %+v", got, err, want)
-	}
-	if s := formatMeasureNets(want); s != "resnet50:8x112,gpt2:1x256,llama:2x64" {
-		t.Errorf("formatMeasureNets = %q", s)
-	}
-	for _, bad := range []string{"", "resnet50", "resnet50:0x64", "resnet50:2xa", "x:1x1"} {
-		if _, err := parseMeasureNets(bad); err == nil {
-			t.Errorf("parseMeasureNets(%q) accepted", bad)
-		}
-	}
-}
 
 func TestBenchUsage(t *testing.T) {
 	tests := [][]string{

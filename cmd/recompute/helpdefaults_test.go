@@ -25,7 +25,7 @@ func helpFlagLine(t *testing.T, cmd, flag string) string {
 	return ""
 }
 
-// parseDefaults reads a per-network default as describeDefaults writes it
+// parseDefaults reads a per-network default as models.DescribeDefaults writes it
 // ("224, unet 572, pspnet 713") back into the value each network in names
 // gets: the bare number, or the network's own.
 func parseDefaults(t *testing.T, text string, names []string) map[string]int {
@@ -131,7 +131,7 @@ func TestHelpStatesCodeDefaults(t *testing.T) {
 		if m == nil {
 			t.Fatal("bench --measure-nets does not state its default")
 		}
-		nets, err := parseMeasureNets(m[1])
+		nets, err := bench.ParseMeasureNets(m[1])
 		if err != nil {
 			t.Fatalf("bench --measure-nets's stated default %q: %v", m[1], err)
 		}
@@ -143,7 +143,7 @@ func TestHelpStatesCodeDefaults(t *testing.T) {
 			t.Fatal("bench --budgets does not state its defaults")
 		}
 		for k, want := range [][]float64{bench.DefaultBudgets(), bench.QuickBudgets()} {
-			got, err := parseBudgets(m[k+1])
+			got, err := bench.ParseBudgets(m[k+1])
 			if err != nil || !reflect.DeepEqual(got, want) {
 				t.Errorf("bench --budgets states %q (%v, %v); bench uses %v", m[k+1], got, err, want)
 			}

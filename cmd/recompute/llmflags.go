@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -25,29 +24,6 @@ func addLLMFlags(fs *pflag.FlagSet, c *models.LLM) {
 // Help texts of the built-in networks' size flags, made from the defaults
 // the code uses (package models) so that they cannot drift from them.
 var (
-	sizeUsage = "input size (height = width) of a built-in image network (default: the paper's: " + describeDefaults(models.DefaultSize) + ")"
+	sizeUsage = "input size (height = width) of a built-in image network (default: the paper's: " + models.DescribeDefaults(models.DefaultSize) + ")"
 	seqUsage  = fmt.Sprintf("sequence length of built-in gpt2 (default %d) and llama (default: its preset's)", models.DefaultSeq)
 )
-
-// describeDefaults describes a per-network default for a help text: the
-// value most networks take, then "NAME VALUE" for the others, leaving out
-// the networks it does not apply to (value 0): "224, unet 572, pspnet 713".
-func describeDefaults(value func(name string) int) string {
-	count := map[int]int{}
-	common := 0
-	for _, name := range models.Names() {
-		if v := value(name); v > 0 {
-			count[v]++
-			if count[v] > count[common] {
-				common = v
-			}
-		}
-	}
-	parts := []string{strconv.Itoa(common)}
-	for _, name := range models.Names() {
-		if v := value(name); v > 0 && v != common {
-			parts = append(parts, fmt.Sprintf("%s %d", name, v))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
