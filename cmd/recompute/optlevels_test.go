@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/onnx-recompute/recompute"
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/ort"
 )
@@ -129,7 +130,7 @@ func TestRewriteSurvivesOptimizations(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("verify: exit %d: %s", code, stderr)
 			}
-			var v verifyReport
+			var v recompute.VerifyReport
 			if err := json.Unmarshal([]byte(out), &v); err != nil {
 				t.Fatal(err)
 			}

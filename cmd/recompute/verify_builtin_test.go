@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onnx-recompute/recompute"
 	"github.com/onnx-recompute/recompute/autodiff"
 	"github.com/onnx-recompute/recompute/models"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -96,7 +97,7 @@ func TestVerifyBuiltins(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("verify: exit %d: %s", code, errOut)
 			}
-			var rep verifyReport
+			var rep recompute.VerifyReport
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {
 				t.Fatal(err)
 			}

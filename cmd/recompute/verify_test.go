@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/onnx-recompute/recompute/internal/testenv"
 
+	"github.com/onnx-recompute/recompute"
 	"github.com/onnx-recompute/recompute/onnx"
 	"github.com/onnx-recompute/recompute/onnx/build"
 	"github.com/onnx-recompute/recompute/onnx/onnxpb"
@@ -131,7 +131,7 @@ func TestVerify(t *testing.T) {
 	if !strings.Contains(errOut, "2 of 2 outputs differ") || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("stderr = %q, want one line saying 2 of 2 outputs differ", errOut)
 	}
-	var rep verifyReport
+	var rep recompute.VerifyReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out)
 	}
@@ -197,60 +197,5 @@ func TestVerifyInputsFile(t *testing.T) {
 	}
 	if d := ort.Compare(&want[0], &outs[0]); !d.Identical {
 		t.Errorf("output differs from output_0.pb: %+v", d)
-	}
-}
-
-// TestORTOrder: ortOrder maps ORT's profile to a topological order of the
-// model: nodes missing from the profile go just before their first reader,
-// and a node ORT ran before its producer (after merging two Transposes,
-// the second reads the first one's input) takes that producer with it.
-func TestORTOrder(t *testing.T) {
-	b := build.New("order")
-	b.Input("x", onnxpb.TensorProto_FLOAT, []int64{2, 3})
-	b.Node("Relu", "r", []string{"x"}, []string{"r"})
-	b.Node("Transpose", "t1", []string{"r"}, []string{"t1"})
-	b.Node("Transpose", "t2", []string{"t1"}, []string{"t2"})
-	b.Node("Neg", "n", []string{"t1"}, []string{"n"})
-	b.Output("t2", onnxpb.TensorProto_FLOAT, []int64{2, 3})
-	b.Output("n", onnxpb.TensorProto_FLOAT, []int64{3, 2})
-	m := &onnx.Model{Proto: build.Model(b.G, 17)}
-	for _, c := range []struct {
-		name     string
-		executed []string
-		want     []int
-	}{
-		{"file order", []string{"r", "t1", "t2", "n"}, []int{0, 1, 2, 3}},
-		{"a fused producer", []string{"r", "t2", "n"}, []int{0, 1, 2, 3}},
-		{"a producer run late", []string{"r", "t2", "t1", "n"}, []int{0, 1, 2, 3}},
-		{"ORT's own order", []string{"r", "t1", "n", "t2"}, []int{0, 1, 3, 2}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if got := ortOrder(m, c.executed); !slices.Equal(got, c.want) {
-				t.Errorf("ortOrder(%v) = %v, want %v", c.executed, got, c.want)
-			}
-		})
-	}
-}
-
-// What ORT held beyond the model: measured minus the simulated live
-// tensors in ORT's order, and the part the buffer-reuse model leaves.
-func TestVerifyBeyondModel(t *testing.T) {
-	for _, tc := range []struct {
-		name                       string
-		measured, order, alloc     int64
-		wantBeyond, wantUnmodelled int64
-	}{
-		{"reuse explains part", 500, 300, 350, 200, 150},
-		{"reuse explains all", 340, 300, 350, 40, 0},
-		{"below the simulation", 280, 300, 350, 0, 0},
-		{"no order simulated", 500, 0, 0, 0, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := verifyReport{Rewr: runResult{PeakBytes: tc.measured}, OrderRewrBytes: tc.order, AllocRewrBytes: tc.alloc}
-			r.beyondModel()
-			if r.BeyondBytes != tc.wantBeyond || r.UnmodelledBytes != tc.wantUnmodelled {
-				t.Errorf("beyond %d, unmodelled %d; want %d, %d", r.BeyondBytes, r.UnmodelledBytes, tc.wantBeyond, tc.wantUnmodelled)
-			}
-		})
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package recompute
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func trainingSession(so ort.Options) trainort.Options {
 // copy that also exposes the gradients its accumulators add, which is what
 // the bytes are compared on. Each copy must reproduce its own bytes run to
 // run before the two are compared.
-func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, so ort.Options, iopt ops.Options, runs int, timeout time.Duration) error {
+func verifyTraining(rep *VerifyReport, orig, rewr *onnx.Model, in []ort.Tensor, so ort.Options, iopt ops.Options, runs int, timeout time.Duration) error {
 	if err := trainort.Available(); err != nil {
 		return fmt.Errorf("%s holds training ops (com.microsoft gradient ops): %w", rep.Original, err)
 	}
@@ -57,7 +57,7 @@ func verifyTraining(rep *verifyReport, orig, rewr *onnx.Model, in []ort.Tensor, 
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	defer onInterrupt(func() { os.RemoveAll(tmp) })()
+	defer ort.TrackScratch(tmp)()
 	topt := trainingSession(so)
 	topt.Timeout = timeout
 	rep.Runtime = "training"
@@ -130,8 +130,8 @@ func predictedOrder(m *onnx.Model) []string {
 // trainRun is a training-runtime result as verify reports runs: the peak
 // is the first run's growth less the feeds; the time the median of the
 // runs after the first.
-func trainRun(r *trainort.Result) runResult {
-	rr := runResult{PeakBytes: r.TransientBytes(), FedBytes: r.FedBytes, RunSeconds: r.Seconds, Deterministic: r.Deterministic}
+func trainRun(r *trainort.Result) VerifyRun {
+	rr := VerifyRun{PeakBytes: r.TransientBytes(), FedBytes: r.FedBytes, RunSeconds: r.Seconds, Deterministic: r.Deterministic}
 	if len(r.Seconds) > 0 {
 		rr.FirstRunSeconds = r.Seconds[0]
 		rr.Seconds = ort.Median(r.Seconds[1:])
