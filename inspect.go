@@ -93,20 +93,20 @@ func inferOptions(dims []string, batch int64) (ops.Options, error) {
 // constants: present for the whole run) or transient (node outputs:
 // activations and gradients, live from their producer to their last reader).
 type InspectReport struct {
-	File       string       `json:"file"`
-	IRVersion  int64        `json:"ir_version"`
-	Producer   string       `json:"producer"`
-	Opsets     []OpsetEntry `json:"opsets"`
-	Nodes      int          `json:"nodes"`
-	OpCounts   []OpCount    `json:"op_counts"`
-	Parameters ParamSummary `json:"parameters"`
-	Resident   ResidentSummary  `json:"resident"`
+	File       string          `json:"file"`
+	IRVersion  int64           `json:"ir_version"`
+	Producer   string          `json:"producer"`
+	Opsets     []OpsetEntry    `json:"opsets"`
+	Nodes      int             `json:"nodes"`
+	OpCounts   []OpCount       `json:"op_counts"`
+	Parameters ParamSummary    `json:"parameters"`
+	Resident   ResidentSummary `json:"resident"`
 	// ExternalData lists the external weight files the model names; they
 	// are not read by inspect.
-	ExternalData []string        `json:"external_data,omitempty"`
+	ExternalData []string       `json:"external_data,omitempty"`
 	Training     *TrainingSplit `json:"training,omitempty"`
 	// NotTraining says why the model is not treated as a training graph.
-	NotTraining string          `json:"not_training,omitempty"`
+	NotTraining string           `json:"not_training,omitempty"`
 	Transient   TransientSummary `json:"transient"`
 	Peak        PeakSummary      `json:"peak"`
 	Largest     []ValueSummary   `json:"largest_values"`
