@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -253,7 +252,13 @@ func Verify(original, rewritten string, o VerifyOptions) (*VerifyReport, error) 
 func (rep *VerifyReport) verifyNative(orig, rewr *onnx.Model, in []ort.Tensor, so ort.Options, iopt ops.Options, lib string, o VerifyOptions) error {
 	origPath, rewrPath := rep.Original, rep.Rewritten
 	common, missing := commonOutputs(orig.Proto.GetGraph(), rewr.Proto.GetGraph())
-	mo := ort.MeasureOptions{Session: so, LibPath: lib, Runs: o.Runs}
+	rounds := o.TimeRounds
+	if rounds < 0 {
+		rounds = o.Runs
+	}
+	// With the side-by-side timing, the peak measurement takes no runs for
+	// time alone.
+	mo := ort.MeasureOptions{Session: so, LibPath: lib, Runs: o.Runs, NoTiming: rounds > 0}
 	o.step("verify: the original in ONNX Runtime (warm-up and %d runs, in a process of its own)", o.Runs)
 	oOut, oSt, err := ort.Measure(origPath, in, common, mo)
 	if err != nil {
@@ -269,10 +274,6 @@ func (rep *VerifyReport) verifyNative(orig, rewr *onnx.Model, in []ort.Tensor, s
 	}
 	rep.compare(common, missing, oOut, rOut)
 	rep.setRuns(runOf(oSt), runOf(rSt), rSt.Method, rewr)
-	rounds := o.TimeRounds
-	if rounds < 0 {
-		rounds = o.Runs
-	}
 	if rounds > 0 {
 		o.step("verify: both models side by side in one process, for time (%d warm-up runs each, %d rounds)", ort.SettleRuns, rounds)
 		pt, err := ort.TimePair(origPath, rewrPath, in, common, so, rounds)
@@ -369,17 +370,13 @@ func (rep *VerifyReport) setRuns(orig, rewr VerifyRun, method string, rewritten 
 // the separate times and says why.
 func (rep *VerifyReport) setTimes(pt *ort.PairTiming, err error) {
 	if err != nil {
-		rep.TimeMethod = "time: medians of the memory measurement's runs, one process per model (side by side failed: " + err.Error() + ")"
+		rep.TimeMethod = "time: medians of the peak measurement's runs, one process per model (side by side failed: " + err.Error() + ")"
 		return
 	}
 	rep.Orig.RunSeconds, rep.Rewr.RunSeconds = pt.A, pt.B
 	rep.Orig.Seconds, rep.Rewr.Seconds = ort.Median(pt.A), ort.Median(pt.B)
 	rep.TimeRatio, rep.TimeRoundRatios, rep.TimeMethod = pt.Ratio, pt.Ratios, pt.Method
-	rep.Method = timeClause.ReplaceAllString(rep.Method, "")
 }
-
-// timeClause is the part of ort.Measure's method that says how it timed.
-var timeClause = regexp.MustCompile(`; time: [^;]*`)
 
 // beyondModel sets what ORT held beyond the rewritten model's simulated
 // live tensors, and the part the buffer-reuse model does not explain.

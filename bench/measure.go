@@ -216,7 +216,8 @@ const timingRounds = 3
 // and fills m's measured fields (m.Err on failure).
 func measurePair(m Measured, s MeasureSession, origPath, newPath string, in []ort.Tensor, outs []string, lib string, runs int) Measured {
 	m.Session = s.Name
-	mo := ort.MeasureOptions{Session: s.Options, LibPath: lib, Runs: runs}
+	// Timed side by side below: the peak runs take no runs for time alone.
+	mo := ort.MeasureOptions{Session: s.Options, LibPath: lib, Runs: runs, NoTiming: true}
 	oOut, oSt, err := ort.Measure(origPath, in, outs, mo)
 	if err != nil {
 		m.Err = shortErr(fmt.Errorf("original: %w", err))

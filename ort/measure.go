@@ -138,6 +138,12 @@ type MeasureOptions struct {
 	// copy onnxruntime_go makes of each output after the run adds at most
 	// the largest output to the measured peak.
 	PreallocateOutputs bool
+	// NoTiming is for a caller that times the models itself (TimePair):
+	// Measure takes no runs for time alone (with the arena off it would
+	// time as many runs again after settling malloc), and Stats.Method
+	// says nothing about time. Stats.RunSeconds are then the peak runs'
+	// own times, which page counting slows.
+	NoTiming bool
 }
 
 // childEnv names the request file for a child process started by Measure.
@@ -155,6 +161,7 @@ type childRequest struct {
 	Opt            Options
 	Runs           int
 	Prealloc       bool
+	NoTiming       bool
 }
 
 type childResponse struct {
@@ -264,16 +271,18 @@ func serve(reqPath string) (resp childResponse) {
 		resp.Stats.RunSeconds = append(resp.Stats.RunSeconds, secs)
 		resp.Stats.RunPeakBytes = append(resp.Stats.RunPeakBytes, p.growth)
 	}
-	timing := "time: median of the same runs"
-	if secs, err := settledTimes(s, req); err != nil {
+	timing := "; time: median of the same runs"
+	if req.NoTiming {
+		timing = ""
+	} else if secs, err := settledTimes(s, req); err != nil {
 		return childResponse{Err: err.Error()}
 	} else if secs != nil {
 		resp.Stats.RunSeconds = secs
-		timing = "time: median of as many runs after those, with glibc's mmap threshold at 32 MiB (as its dynamic threshold settles in a long-running process) after one more warm-up run"
+		timing = "; time: median of as many runs after those, with glibc's mmap threshold at 32 MiB (as its dynamic threshold settles in a long-running process) after one more warm-up run"
 	}
 	resp.Stats.Seconds = Median(resp.Stats.RunSeconds)
 	resp.Stats.Method = p.method() + ", in a fresh process with MALLOC_MMAP_THRESHOLD_=" + os.Getenv("MALLOC_MMAP_THRESHOLD_") +
-		", after session creation and one warm-up run; " + timing + "; profiling (node order) in a separate run"
+		", after session creation and one warm-up run" + timing + "; profiling (node order) in a separate run"
 	resp.Stats.PeakRSSGrowthBytes = int64(Median(toFloat(resp.Stats.RunPeakBytes)))
 	return resp
 }
@@ -341,7 +350,11 @@ func serveArena(s *Session, req childRequest) (resp childResponse) {
 		}
 	}
 	resp.Stats.Seconds = Median(resp.Stats.RunSeconds)
-	resp.Stats.Method = fmt.Sprintf("largest VmHWM over %d runs (reset via /proc/self/clear_refs before each) minus VmRSS before the first, in a fresh process with ORT's CPU arena on (it keeps what it grows to); time: median of the runs after the first; profiling (node order) in a separate run", runs)
+	timing := "; time: median of the runs after the first"
+	if req.NoTiming {
+		timing = ""
+	}
+	resp.Stats.Method = fmt.Sprintf("largest VmHWM over %d runs (reset via /proc/self/clear_refs before each) minus VmRSS before the first, in a fresh process with ORT's CPU arena on (it keeps what it grows to)%s; profiling (node order) in a separate run", runs, timing)
 	if !p.cleared {
 		resp.Stats.Method = fmt.Sprintf("VmHWM growth over %d runs from the ready session (no peak reset: clear_refs unavailable), CPU arena on", runs)
 	}
@@ -414,7 +427,7 @@ func Measure(modelPath string, inputs []Tensor, outputNames []string, opt Measur
 	defer TrackScratch(reqPath)()
 	defer TrackScratch(reqPath + ".out")()
 	w := bufio.NewWriter(f)
-	err = gob.NewEncoder(w).Encode(childRequest{LibPath: lib, Model: modelPath, Inputs: inputs, Outputs: outputNames, Opt: opt.Session, Runs: opt.Runs, Prealloc: opt.PreallocateOutputs})
+	err = gob.NewEncoder(w).Encode(childRequest{LibPath: lib, Model: modelPath, Inputs: inputs, Outputs: outputNames, Opt: opt.Session, Runs: opt.Runs, Prealloc: opt.PreallocateOutputs, NoTiming: opt.NoTiming})
 	if err == nil {
 		err = w.Flush()
 	}
