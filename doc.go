@@ -26,7 +26,8 @@
 // Errors a caller may branch on are typed: *OptionError (a malformed
 // setting), *InfeasibleError (a budget below the least peak any plan
 // reaches, with that least peak), *UnknownSizesError (values whose size
-// cannot be inferred, with the dimensions to bind).
+// cannot be inferred, with the dimensions to bind), *UnsupportedOpError (an
+// op autodiff cannot differentiate, with its name and node).
 //
 // Built-in networks (resnet50, vgg19, gpt2, llama, …; see package models)
 // stand in for a model file wherever a function takes one, so the examples

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/onnx-recompute/recompute/autodiff"
 	"github.com/onnx-recompute/recompute/planner"
 )
 
@@ -24,6 +25,11 @@ func optionErrorf(format string, a ...any) error {
 // InfeasibleError is a budget below the least peak any plan reaches;
 // MinBytes is that least peak, the smallest budget that would do.
 type InfeasibleError = planner.InfeasibleError
+
+// UnsupportedOpError is an op the backward graph would need a gradient of
+// and autodiff has no rule for (Grad, or Grad in Rewrite, Plan and
+// Convert).
+type UnsupportedOpError = autodiff.UnsupportedOpError
 
 // UnknownSizesError refuses to plan a graph whose values that
 // recomputation would touch have unknown sizes (PlanOptions

@@ -207,7 +207,7 @@ func newBuilder(m *onnx.Model) (*builder, error) {
 	}
 	for _, n := range src.Node {
 		if n.GetDomain() != "" && n.GetDomain() != "ai.onnx" && !(n.GetDomain() == msDomain && msLowered[n.GetOpType()]) {
-			return nil, fmt.Errorf("autodiff: node %s: op %s:%s is not a standard ONNX op", nodeName(n), n.GetDomain(), n.GetOpType())
+			return nil, &UnsupportedOpError{Op: n.GetOpType(), Domain: n.GetDomain(), Node: nodeName(n), NotStandard: true}
 		}
 		b.used[n.GetName()] = true
 		for _, o := range n.Output {
@@ -548,7 +548,7 @@ func (b *builder) backward() error {
 			// Only an error if a gradient has to flow through it.
 			for _, in := range n.Input {
 				if b.needs[in] {
-					return fmt.Errorf("autodiff: no gradient rule for op %s (node %s)", n.GetOpType(), nodeName(n))
+					return &UnsupportedOpError{Op: n.GetOpType(), Domain: n.GetDomain(), Node: nodeName(n)}
 				}
 			}
 			continue

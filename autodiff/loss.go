@@ -12,6 +12,22 @@ import (
 // loss of any kind can be put on it.
 var ErrOutputNotFloat = errors.New("not floating point; no loss")
 
+// UnsupportedOpError is a node autodiff cannot differentiate: an op of a
+// domain other than ONNX's (NotStandard), or one a gradient must flow
+// through that has no gradient rule here.
+type UnsupportedOpError struct {
+	Op, Domain  string // the op type and its domain ("" for ONNX's)
+	Node        string // the node's name (or, unnamed, its position)
+	NotStandard bool
+}
+
+func (e *UnsupportedOpError) Error() string {
+	if e.NotStandard {
+		return fmt.Sprintf("autodiff: node %s: op %s:%s is not a standard ONNX op", e.Node, e.Domain, e.Op)
+	}
+	return fmt.Sprintf("autodiff: no gradient rule for op %s (node %s)", e.Op, e.Node)
+}
+
 // addLoss appends the loss nodes (logical forward nodes) on the model's first
 // output and declares the inputs the loss needs.
 func (b *builder) addLoss(opt Options) error {
